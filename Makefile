@@ -1,0 +1,42 @@
+# tfopt: every target runs from the repo root against the project's own .venv.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+
+.PHONY: setup test test-fast lint profile profile-quick bench lock image wheelhouse base-image clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	rm -f $(VENV)/.installed-* && touch $@
+
+test: setup
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow"
+
+lint: setup
+	$(PY) -m ruff check .
+
+profile: setup
+	$(PY) profile.py
+
+profile-quick: setup
+	$(PY) profile.py --quick
+
+bench: setup
+	$(PY) -m g2p.bench
+
+# Regenerate the hash-pinned lock after editing pyproject.toml (needs `uv` on the host).
+lock:
+	uv pip compile pyproject.toml --extra bench --extra test --generate-hashes \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,39 @@
+"""The lab's front door: ``python profile.py`` (or ``docker run tfopt python /src/profile.py``).
+
+This file shares its name with the standard library's ``profile`` module, which ``cProfile``
+imports. Two traps follow, and both are closed here:
+
+* Run as a script, Python puts this folder first on ``sys.path``, so a later ``import cProfile``
+  would load this file. We move the folder behind the standard library before importing anything.
+* Imported as ``profile`` (``python -m cProfile profile.py`` from this folder puts the current
+  folder first), this file hands the import over to the standard library's module.
+"""
+
+import os
+import sys
+import sysconfig
+
+
+def _put_own_folder_last() -> None:
+    here = os.path.dirname(os.path.abspath(__file__))
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != here]
+    sys.path.append(here)
+
+
+def _become_stdlib_profile() -> None:
+    import importlib.util
+
+    stdlib_file = os.path.join(sysconfig.get_path("stdlib"), "profile.py")
+    spec = importlib.util.spec_from_file_location(__name__, stdlib_file)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[__name__] = module
+    spec.loader.exec_module(module)
+
+
+if __name__ == "__main__":
+    _put_own_folder_last()
+    from tfopt.cli import main
+
+    sys.exit(main(["profile", *sys.argv[1:]]))
+else:
+    _become_stdlib_profile()
