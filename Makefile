@@ -38,5 +38,18 @@ lock:
 	uv pip compile pyproject.toml --extra bench --extra test --generate-hashes \
 	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements.lock
 
+# The lab image. With a reachable registry: python:3.11-slim and the package index; without one:
+# a Debian base built from packages (base-image) and the host's wheelhouse, fully offline.
+image:
+	docker/build-image.sh
+
+# Every wheel the lock pins, hash-checked, in ~/.cache/tfopt/wheelhouse/<lock hash>/.
+wheelhouse:
+	docker/wheelhouse.sh
+
+# A local Debian bookworm base image (debootstrap + docker import), tagged by its recipe's hash.
+base-image:
+	docker/base-image.sh
+
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -1,6 +1,30 @@
 """Shared fixtures. Tests run from the repo root against the project's .venv."""
 
 import os
+import subprocess
+from pathlib import Path
+
+import pytest
 
 # Keep TensorFlow's C++ log noise out of test output; errors still show.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+ROOT = Path(__file__).resolve().parents[1]
+LAB_IMAGE = "tfopt:test"
+
+
+@pytest.fixture(scope="session")
+def lab_image() -> str:
+    """The lab image, built as `make image` builds it (reusing cached layers, the local base and
+    the wheelhouse by content hash). Skips, saying why, where no Docker engine is reachable."""
+    from tuner.limits.docker import engine_problem
+
+    problem = engine_problem()
+    if problem:
+        pytest.skip(problem)
+    build = subprocess.run(
+        ["docker/build-image.sh"], cwd=ROOT, env={**os.environ, "IMAGE": LAB_IMAGE},
+        capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    assert build.returncode == 0, f"building the lab image failed:\n{build.stderr[-6000:]}"
+    return LAB_IMAGE

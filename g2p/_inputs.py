@@ -1,0 +1,97 @@
+"""Checking, encoding and batching words for the batched predictors (TensorFlow and its peers).
+
+Every character outside a-z maps to `<unk>`, exactly as g2p_en's `G2p.encode` does; the text
+pipeline (`g2p.G2p`) lowercases and strips text before it gets here.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+
+from ._checkpoint import END_OF_WORD, GRAPHEMES, MAX_DECODE_STEPS, PHONEMES, STOP, UNK
+
+MAX_WORD_LENGTH = 32
+"""Longest word accepted. The decoder emits at most 20 phonemes, so longer words cannot be
+pronounced in full; CMUdict's longest alphabetic entry has 28 letters."""
+
+# Encoder steps (letters + `</s>`) are padded up to one of these, so compiled graphs see few shapes.
+STEP_BUCKETS = (4, 6, 8, 10, 12, 14, 16, 20, 24, 28, MAX_WORD_LENGTH + 1)
+
+_GRAPHEME_IDS = {g: i for i, g in enumerate(GRAPHEMES)}
+
+
+def check_word(word: object, index: int) -> str:
+    if not isinstance(word, str):
+        raise TypeError(f"words[{index}] is a {type(word).__name__}, expected str")
+    if not word:
+        raise ValueError(f"words[{index}] is an empty string")
+    if len(word) > MAX_WORD_LENGTH:
+        raise ValueError(
+            f"words[{index}] has {len(word)} characters; the model decodes at most "
+            f"{MAX_DECODE_STEPS} phonemes, so words are limited to {MAX_WORD_LENGTH} characters"
+        )
+    return word
+
+
+def iter_words(words: str | Iterable[str]) -> Iterator[str]:
+    """The checked words of a str or an iterable of str, read lazily."""
+    if isinstance(words, str):
+        words = [words]
+    elif words is None or not isinstance(words, Iterable):
+        raise TypeError(f"words must be a str or an iterable of str, not {type(words).__name__}")
+    return (check_word(word, index) for index, word in enumerate(words))
+
+
+def chunks(words: Iterable[str], size: int) -> Iterator[list[str]]:
+    """Consecutive lists of at most `size` words: a huge input is read piece by piece."""
+    iterator = iter(words)
+    while chunk := list(itertools.islice(iterator, size)):
+        yield chunk
+
+
+def plan_batches(words: list[str], batch_size: int, bucket: bool) -> list[np.ndarray]:
+    """Index arrays of at most `batch_size` words, grouped by length when `bucket`."""
+    order = np.argsort([len(w) for w in words], kind="stable") if bucket else np.arange(len(words))
+    return [order[start : start + batch_size] for start in range(0, len(words), batch_size)]
+
+
+def padded_steps(steps: int) -> int:
+    return next(bucket for bucket in STEP_BUCKETS if bucket >= steps)
+
+
+def padded_rows(rows: int, batch_size: int) -> int:
+    """The next power of two (at most `batch_size`): a few batch shapes, little padding."""
+    return min(1 << (rows - 1).bit_length(), max(batch_size, rows))
+
+
+def encode(words: list[str], batch_size: int) -> np.ndarray:
+    """Grapheme ids [rows, time]: each word then `</s>`, zero-padded; padding rows are all zero."""
+    rows = padded_rows(len(words), batch_size)
+    width = padded_steps(max(len(w) for w in words) + 1)
+    ids = np.zeros((rows, width), np.int32)
+    for row, word in enumerate(words):
+        ids[row, : len(word)] = [_GRAPHEME_IDS.get(char, UNK) for char in word]
+        ids[row, len(word)] = END_OF_WORD
+    return ids
+
+
+def to_phonemes(row: np.ndarray) -> list[str]:
+    """Phoneme ids up to the first `</s>`, as symbols."""
+    stops = np.flatnonzero(row == STOP)
+    end = stops[0] if stops.size else len(row)
+    return [PHONEMES[i] for i in row[:end]]
+
+
+def predict_in_batches(
+    words: list[str], batch_size: int, bucket: bool, decode: Callable[[np.ndarray], np.ndarray]
+) -> list[list[str]]:
+    """Phonemes of `words` in input order, `decode` mapping each `encode`d batch to phoneme ids."""
+    phonemes: list[list[str]] = [[]] * len(words)
+    for batch in plan_batches(words, batch_size, bucket):
+        out = decode(encode([words[i] for i in batch], batch_size))
+        for index, row in zip(batch, out, strict=False):
+            phonemes[index] = to_phonemes(row)
+    return phonemes

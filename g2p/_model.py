@@ -1,0 +1,79 @@
+"""`Model`: batched greedy decoding in TensorFlow, in one of several execution modes."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+
+from ._checkpoint import load_weights
+from ._inputs import chunks, iter_words, predict_in_batches
+
+MODES = ("eager", "graph", "xla")
+"""eager: op by op from Python; graph: one `tf.function`; xla: the same, compiled by XLA."""
+
+STREAM_CHUNK = 8192
+"""Words read from the input at a time: memory stays bounded however long the input is."""
+
+
+class Model:
+    """The g2p_en GRU encoder-decoder on its trained weights.
+
+    TensorFlow is imported and the weights placed on first use, not at construction, so a caller
+    can still set TensorFlow's thread pools after building a Model.
+
+    >>> Model(mode="xla", batch_size=64).predict(["aardvark"])
+    [['AA1', 'R', 'D', 'V', 'AA2', 'R', 'K']]
+    """
+
+    def __init__(self, mode: str = "graph", batch_size: int = 256, bucket: bool = True):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+        if not isinstance(batch_size, int) or isinstance(batch_size, bool):
+            raise TypeError(f"batch_size must be an int, not {type(batch_size).__name__}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if not isinstance(bucket, bool):
+            raise TypeError(f"bucket must be a bool, not {type(bucket).__name__}")
+        self.mode, self.batch_size, self.bucket = mode, batch_size, bucket
+
+    def __repr__(self) -> str:
+        return f"Model(mode={self.mode!r}, batch_size={self.batch_size}, bucket={self.bucket})"
+
+    def predict(self, words: str | Iterable[str]) -> list[list[str]]:
+        """Phonemes of each word, in input order."""
+        return list(self.iter_predict(words))
+
+    def iter_predict(self, words: str | Iterable[str]) -> Iterator[list[str]]:
+        """Phonemes of each word, yielded in input order while the input is still being read."""
+        for chunk in chunks(iter_words(words), STREAM_CHUNK):
+            yield from predict_in_batches(chunk, self.batch_size, self.bucket, self.predict_ids)
+
+    def predict_ids(self, ids: np.ndarray) -> np.ndarray:
+        """One padded batch as `_inputs.encode` makes it -> phoneme ids [rows, 20]."""
+        import tensorflow as tf
+
+        return self._decode(tf.constant(ids)).numpy()
+
+    @functools.cached_property
+    def _decode(self):
+        from . import _tf_decoder
+
+        return _tf_decoder.MODES[self.mode](_tf_decoder.build(load_weights()))
+
+
+@functools.cache
+def default_model(mode: str) -> Model:
+    return Model(mode=mode)
+
+
+def predict(words: str | Iterable[str], *, mode: str = "graph") -> list[list[str]]:
+    """Phonemes of each word, by the neural model alone (no dictionary lookup).
+
+    >>> predict("aardvark")
+    [['AA1', 'R', 'D', 'V', 'AA2', 'R', 'K']]
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    return default_model(mode).predict(words)

@@ -1,0 +1,30 @@
+"""The benchmark's contenders, one module each, all behind `load(batch_size) -> Predictor`.
+
+A Predictor maps a list of words to their phoneme lists, exactly as `g2p.predict` does.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+Predictor = Callable[[list[str]], list[list[str]]]
+
+# name -> (module in this package, keyword options of its `load`)
+CONTENDERS: dict[str, tuple[str, dict[str, str]]] = {
+    "g2p_en-numpy": ("g2p_en_numpy", {}),
+    "numpy-batched": ("numpy_batched", {}),
+    "onnxruntime": ("onnxruntime", {}),
+    "tf-eager": ("tensorflow", {"mode": "eager"}),
+    "tf-graph": ("tensorflow", {"mode": "graph"}),
+    "tf-xla": ("tensorflow", {"mode": "xla"}),
+}
+REFERENCE = "g2p_en-numpy"
+
+
+def load(name: str, batch_size: int) -> Predictor:
+    if name not in CONTENDERS:
+        raise ValueError(f"unknown contender {name!r}; known: {', '.join(CONTENDERS)}")
+    module_name, options = CONTENDERS[name]
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    return module.load(batch_size, **options)

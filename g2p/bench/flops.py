@@ -1,0 +1,56 @@
+"""FLOPs a word needs, as the benchmark counts them, and the core's measured GEMM peak."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from g2p._checkpoint import HIDDEN, MAX_DECODE_STEPS, PHONEMES
+
+EMBEDDING = 256
+GATES = 3 * HIDDEN
+GRU_STEP_FLOPS = 2 * GATES * (EMBEDDING + HIDDEN)
+"""x W_ih^T plus h W_hh^T, 786,432 (the "about 0.8 MFLOP per GRU step" of the issue)."""
+RECURRENT_STEP_FLOPS = 2 * GATES * HIDDEN
+"""What a step still multiplies once x W_ih^T + b_ih is a lookup table, as in `g2p.Model`."""
+OUTPUT_FLOPS = 2 * len(PHONEMES) * HIDDEN
+"""The decoder's logits, once per decoder step."""
+
+
+def steps(word: str, phonemes: list[str]) -> tuple[int, int]:
+    """Encoder steps (letters and `</s>`) and decoder steps (phonemes and `</s>`, at most 20)."""
+    return len(word) + 1, min(len(phonemes) + 1, MAX_DECODE_STEPS)
+
+
+def flops_per_word(word: str, phonemes: list[str], *, input_tables: bool = False) -> int:
+    encoder, decoder = steps(word, phonemes)
+    per_step = RECURRENT_STEP_FLOPS if input_tables else GRU_STEP_FLOPS
+    return (encoder + decoder) * per_step + decoder * OUTPUT_FLOPS
+
+
+def numpy_gemm_flops(size: int, seconds: float) -> float:
+    """Best float32 GEMM rate NumPy's BLAS reaches on a size^3 product."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((size, size), np.float32) for _ in range(2))
+    return _best_rate(lambda: a @ b, 2 * size**3, seconds)
+
+
+def tensorflow_gemm_flops(size: int, seconds: float) -> float:
+    """Best float32 GEMM rate TensorFlow reaches on a size^3 product (on its configured threads)."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    a, b = (tf.constant(rng.standard_normal((size, size), np.float32)) for _ in range(2))
+    matmul = tf.function(lambda: tf.matmul(a, b))
+    return _best_rate(lambda: matmul().numpy(), 2 * size**3, seconds)
+
+
+def _best_rate(run, flops: int, seconds: float) -> float:
+    run()
+    best, deadline = 0.0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        start = time.perf_counter()
+        run()
+        best = max(best, flops / (time.perf_counter() - start))
+    return best

@@ -1,0 +1,68 @@
+"""Timing loops (warmup, then rounds until a time budget) and the statistics they report."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long to measure: at least `min_rounds` and `min_time` seconds, at most `max_rounds`."""
+
+    min_time: float
+    min_rounds: int
+    max_rounds: int
+
+
+FULL = Budget(min_time=2.0, min_rounds=3, max_rounds=50)
+QUICK = Budget(min_time=0.2, min_rounds=1, max_rounds=5)
+
+
+def timed_rounds(run: Callable[[], object], budget: Budget) -> list[float]:
+    """Seconds per call of `run`, after one untimed warmup call (tracing, compiling, caches)."""
+    run()
+    times: list[float] = []
+    while len(times) < budget.max_rounds and (
+        len(times) < budget.min_rounds or sum(times) < budget.min_time
+    ):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    median = statistics.median(values)
+    return {
+        "median": median,
+        "mad": statistics.median(abs(v - median) for v in values),
+        "p95": float(np.percentile(values, 95)),
+        "n": len(values),
+    }
+
+
+def throughput(predict: Callable[[list[str]], object], words: list[str], budget: Budget) -> dict:
+    """Words per second over whole calls on `words` (median over rounds)."""
+    rates = [len(words) / seconds for seconds in timed_rounds(lambda: predict(words), budget)]
+    return {"words": len(words), "words_per_s": summary(rates)}
+
+
+def latency(predict: Callable[[list[str]], object], words: list[str], budget: Budget) -> dict:
+    """Milliseconds per single-word call, every word of `words` timed on its own."""
+    calls: list[float] = []
+
+    def one_round() -> None:
+        for word in words:
+            start = time.perf_counter()
+            predict([word])
+            calls.append(time.perf_counter() - start)
+
+    one_round()  # warmup, including every compiled shape the words need
+    calls.clear()
+    timed_rounds(one_round, Budget(budget.min_time, budget.min_rounds, budget.max_rounds))
+    return {"words": len(words), "ms": summary([seconds * 1e3 for seconds in calls])}

@@ -1,0 +1,74 @@
+"""From raw worker results to the figures the issue asks for: ratios, roofline, targets."""
+
+from __future__ import annotations
+
+import statistics
+
+from .contenders import REFERENCE
+from .flops import flops_per_word
+
+PEER = "numpy-batched"
+TF_MODES = ("tf-eager", "tf-graph", "tf-xla")
+TARGETS = {
+    "batch_vs_g2p_en": 5.0,
+    "batch_vs_numpy_batched": 1.5,
+    "batch_roofline_fraction": 0.8,
+    "single_word_p50_vs_g2p_en": 0.5,
+}
+
+
+def words_per_s(result: dict, batch_size: int) -> float:
+    return result["throughput"][str(batch_size)]["words_per_s"]["median"]
+
+
+def best_batch(result: dict) -> tuple[int, float]:
+    """The batch size (above 1) with the highest throughput, and that throughput."""
+    sizes = [int(size) for size in result["throughput"] if int(size) > 1]
+    size = max(sizes, key=lambda s: words_per_s(result, s))
+    return size, words_per_s(result, size)
+
+
+def flops_summary(words: list[str], reference: list[list[str]], peak_flops: float) -> dict:
+    issue = statistics.fmean(flops_per_word(w, p) for w, p in zip(words, reference, strict=True))
+    tables = statistics.fmean(
+        flops_per_word(w, p, input_tables=True) for w, p in zip(words, reference, strict=True)
+    )
+    return {
+        "flops_per_word": issue,
+        "flops_per_word_with_input_tables": tables,
+        "peak_flops": peak_flops,
+        "roofline_words_per_s": peak_flops / issue,
+    }
+
+
+def mismatches(predictions: list[list[str]], reference: list[list[str]]) -> int:
+    return sum(got != want for got, want in zip(predictions, reference, strict=True))
+
+
+def targets(contenders: dict, roofline_words_per_s: float) -> dict:
+    """The issue's four targets for the best TensorFlow mode, as ratios measured in this run."""
+    modes = [name for name in TF_MODES if "throughput" in contenders.get(name, {})]
+    if not modes or not {REFERENCE, PEER} <= contenders.keys():
+        return {}
+    best = max(modes, key=lambda name: best_batch(contenders[name])[1])
+    fastest = min(modes, key=lambda name: contenders[name]["latency"]["ms"]["median"])
+    batch_size, rate = best_batch(contenders[best])
+    ratios = {
+        "batch_vs_g2p_en": rate / words_per_s(contenders[REFERENCE], 1),
+        "batch_vs_numpy_batched": rate / best_batch(contenders[PEER])[1],
+        "batch_roofline_fraction": rate / roofline_words_per_s,
+        "single_word_p50_vs_g2p_en": contenders[fastest]["latency"]["ms"]["median"]
+        / contenders[REFERENCE]["latency"]["ms"]["median"],
+    }
+    met = {
+        name: (value <= TARGETS[name]) if name.startswith("single") else (value >= TARGETS[name])
+        for name, value in ratios.items()
+    }
+    return {
+        "batch_contender": best,
+        "batch_size": batch_size,
+        "latency_contender": fastest,
+        "ratios": ratios,
+        "targets": TARGETS,
+        "met": met,
+    }

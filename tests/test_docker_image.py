@@ -1,0 +1,132 @@
+"""The lab image, really built (`make image`'s script), then run under docker run's limits.
+
+Where no registry is reachable the build uses the local Debian base and the host wheelhouse, all
+offline. Without an engine these tests skip with the reason.
+"""
+
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tuner.limits.docker import run_in_container
+
+ROOT = Path(__file__).resolve().parents[1]
+CUSTOM_WHEEL_IMAGE = "tfopt:custom-wheel-test"
+CODE_CHANGE_IMAGE = "tfopt:code-change-test"
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+PROBE = """
+import importlib.metadata as md, json, os, profile, sys
+import tensorflow as tf
+import g2p
+print(json.dumps({
+    "uid": os.getuid(),
+    "phonemes": g2p.predict("aardvark"),
+    "profile": profile.__file__,
+    "tensorflow": tf.__file__,
+    "tf_version": tf.__version__,
+    "tf_direct_url": md.distribution("tensorflow-cpu").read_text("direct_url.json"),
+    "results_writable": os.access("/results", os.W_OK),
+}))
+"""
+
+
+def probe(image: str) -> dict:
+    out, err = io.BytesIO(), io.BytesIO()
+    run = run_in_container(["python", "-c", PROBE], image=image, stdout=out, stderr=err)
+    assert run.exit_code == 0, err.getvalue().decode()[-3000:]
+    return json.loads(out.getvalue().decode().strip().splitlines()[-1])
+
+
+def build(image: str, *docker_args: str, cwd: Path = ROOT) -> str:
+    """Build with `make image`'s script; its docker build log."""
+    done = subprocess.run(
+        ["docker/build-image.sh", *docker_args], cwd=cwd, env={**os.environ, "IMAGE": image},
+        capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-6000:]
+    return done.stderr
+
+
+def cached_steps(log: str) -> dict[str, bool]:
+    """Each build step's instruction -> whether the layer cache served it."""
+    steps = re.split(r"^Step \d+/\d+ : ", log, flags=re.MULTILINE)[1:]
+    return {step.splitlines()[0].strip(): "---> Using cache" in step for step in steps}
+
+
+def test_the_image_runs_g2p_offline_as_a_non_root_user(lab_image):
+    seen = probe(lab_image)
+    assert seen["uid"] != 0
+    assert seen["phonemes"] == [["AA1", "R", "D", "V", "AA2", "R", "K"]]
+    assert seen["profile"].startswith("/usr/")  # the standard library's, not /src/profile.py
+    assert seen["tensorflow"].startswith("/opt/venv/")
+    assert seen["tf_direct_url"] is None  # the locked tensorflow-cpu, from the lock's wheel
+    assert seen["results_writable"]
+
+
+def test_the_quick_profile_runs_under_one_cpu_and_4g_into_the_mounted_folder(lab_image, tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    results.chmod(0o777)  # the image's non-root user writes here, whatever uid runs the tests
+    out, err = io.BytesIO(), io.BytesIO()
+    run = run_in_container(
+        ["python", "/src/profile.py", "--quick", "--out", "/results"],
+        {"cpus": 1, "memory": "4G"}, image=lab_image, volumes={str(results): "/results"},
+        stdout=out, stderr=err,
+    )  # fmt: skip
+    assert run.exit_code == 0, f"{run.reason}\n{err.getvalue().decode()[-4000:]}"
+    written = {p.name for p in results.iterdir()}
+    assert {"summary.json", "run_data.csv", "report.md", "initial.png"} <= written, written
+    limits = json.loads((results / "summary.json").read_text())["environment"]["limits"]
+    # the classic trap, recorded: every core visible, one core's worth of quota
+    assert limits["cpu_quota_cores"] == 1.0
+    assert limits["visible_cores"] == os.cpu_count()
+    assert limits["memory_limit"] == 4 * 1024**3
+
+
+def test_a_code_change_rebuilds_only_the_code_layers(lab_image, tmp_path):
+    """A copy of the repo with one edited source file reuses every dependency layer."""
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+        text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    copy = tmp_path / "repo"
+    for name in files:
+        if (ROOT / name).is_file():
+            (copy / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, copy / name)
+    with (copy / "g2p" / "__init__.py").open("a") as source:
+        source.write("# an edit\n")
+    try:
+        steps = cached_steps(build(CODE_CHANGE_IMAGE, cwd=copy))
+        dependency_steps = [s for s in steps if "install-locked" in s or "/opt/venv /opt/venv" in s]
+        assert len(dependency_steps) == 4 and all(steps[s] for s in dependency_steps), steps
+        assert not steps["COPY g2p /src/g2p/"]
+    finally:
+        subprocess.run(["docker", "rmi", CODE_CHANGE_IMAGE], capture_output=True)
+
+
+def test_a_custom_tensorflow_wheel_replaces_the_locked_one(lab_image):
+    """The workflow of tensorflow/README.md, with the wheelhouse's own tensorflow-cpu wheel."""
+    wheelhouse = subprocess.run(
+        ["docker/wheelhouse.sh"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    wheel = next(Path(wheelhouse).glob("tensorflow_cpu-*.whl"))
+    staged = ROOT / "build" / "tensorflow" / wheel.name
+    staged.parent.mkdir(parents=True, exist_ok=True)
+    if not staged.exists():
+        shutil.copy2(wheel, staged)
+    relative = staged.relative_to(ROOT)
+    log = build(CUSTOM_WHEEL_IMAGE, "--build-arg", f"TF_WHEEL={relative}")
+    assert f"custom TensorFlow wheel {wheel.name}" in log
+    seen = probe(CUSTOM_WHEEL_IMAGE)
+    assert wheel.name in json.loads(seen["tf_direct_url"])["url"]
+    assert seen["tf_version"] == "2.21.0"
+    assert seen["phonemes"] == [["AA1", "R", "D", "V", "AA2", "R", "K"]]

@@ -1,0 +1,142 @@
+"""The build recipes of the lab image and the TensorFlow wheel are well formed (fast checks).
+
+The builds themselves run in test_docker_image.py; these checks catch a broken recipe in seconds.
+"""
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCKERFILE = ROOT / "Dockerfile"
+TF_DOCKERFILE = ROOT / "tensorflow" / "Dockerfile"
+SCRIPTS = sorted((ROOT / "docker").glob("*.sh"))
+#: Package registries and mirrors: their names come from the tools' defaults, never from the repo.
+REGISTRY_HOSTS = ("debian.org", "pypi.org", "pythonhosted.org", "docker.io", "docker.com",
+                  "ubuntu.com", "llvm.org", "gcr.io", "pkg.dev")  # fmt: skip
+
+
+def instructions(dockerfile: Path) -> list[tuple[str, str]]:
+    """(KEYWORD, arguments) per instruction, continuation lines joined, comments dropped."""
+    text = re.sub(r"\\\n", " ", dockerfile.read_text())
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(None, 1)[0].upper(), line.split(None, 1)[1] if " " in line else "")
+        for line in lines
+        if line and not line.startswith("#")
+    ]
+
+
+def arg_defaults(dockerfile: Path) -> dict[str, str]:
+    defaults = {}
+    for keyword, args in instructions(dockerfile):
+        if keyword == "ARG":
+            name, _, value = args.partition("=")
+            defaults.setdefault(name, value.strip('"'))
+    return defaults
+
+
+def stage_of(dockerfile: Path, needle: str) -> int:
+    """The index of the first instruction whose arguments contain ``needle``."""
+    for index, (_, args) in enumerate(instructions(dockerfile)):
+        if needle in args:
+            return index
+    raise AssertionError(f"{needle!r} not found in {dockerfile}")
+
+
+def test_the_base_image_is_a_build_argument_defaulting_to_python_slim():
+    assert arg_defaults(DOCKERFILE)["BASE_IMAGE"] == "python:3.11-slim"
+    froms = [args for keyword, args in instructions(DOCKERFILE) if keyword == "FROM"]
+    assert froms and all(args.startswith("${BASE_IMAGE}") for args in froms)
+
+
+def test_a_custom_tensorflow_wheel_replaces_the_locked_one():
+    assert "TF_WHEEL" in arg_defaults(DOCKERFILE)
+    tf_copy = stage_of(DOCKERFILE, "${TF_WHEEL}")
+    assert instructions(DOCKERFILE)[tf_copy][0] == "COPY"
+    assert stage_of(DOCKERFILE, "install-locked tensorflow") > tf_copy
+
+
+def test_the_lab_runs_as_a_non_root_user():
+    users = [args for keyword, args in instructions(DOCKERFILE) if keyword == "USER"]
+    assert users and users[-1] not in ("root", "0")
+
+
+def copy_sources(args: str) -> set[str]:
+    return {source.rstrip("/") for source in args.split()[:-1] if not source.startswith("--")}
+
+
+def test_a_code_change_cannot_invalidate_the_tensorflow_layers():
+    """Every COPY of the project's code comes after the dependency layers are complete."""
+    code = {"g2p", "tuner", "tfopt", "tests", "profile.py"}
+    venv = stage_of(DOCKERFILE, "--from=deps /opt/venv")
+    steps = instructions(DOCKERFILE)
+    code_copies = [
+        index for index, (keyword, args) in enumerate(steps)
+        if keyword == "COPY" and copy_sources(args) & code
+    ]  # fmt: skip
+    assert set().union(*(copy_sources(steps[i][1]) for i in code_copies)) >= code
+    assert min(code_copies) > venv
+    # and the dependency stage sees nothing of the code
+    deps_copies = [args for keyword, args in steps[:venv] if keyword == "COPY"]
+    assert not set().union(*map(copy_sources, deps_copies)) & code
+
+
+def test_the_build_context_leaves_out_the_venv_git_and_results():
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    for entry in (".venv", ".git", "results"):
+        assert entry in ignored
+
+
+def test_the_helper_scripts_are_valid_shell():
+    assert {s.name for s in SCRIPTS} >= {"base-image.sh", "wheelhouse.sh", "build-image.sh"}
+    for script in SCRIPTS:
+        assert os.access(script, os.X_OK), f"{script.name} is not executable"
+        shell = "sh" if script.read_text().startswith("#!/bin/sh") else "bash"
+        check = subprocess.run([shell, "-n", str(script)], capture_output=True, text=True)
+        assert check.returncode == 0, f"{script.name}: {check.stderr}"
+
+
+def test_the_tensorflow_recipe_takes_version_and_copts_and_keeps_only_the_wheel():
+    defaults = arg_defaults(TF_DOCKERFILE)
+    assert re.fullmatch(r"\d+\.\d+\.\d+", defaults["TF_VERSION"])
+    assert defaults["PYTHON_VERSION"] == "3.11"  # the lock's interpreter
+    build = " ".join(args for keyword, args in instructions(TF_DOCKERFILE) if keyword == "RUN")
+    assert "--copt=${flag}" in build and "for flag in ${COPTS}" in build
+    assert "v${TF_VERSION}" in build and "pip_package:wheel" in build
+    last_from = [args for keyword, args in instructions(TF_DOCKERFILE) if keyword == "FROM"][-1]
+    assert last_from.startswith("scratch")
+    assert instructions(TF_DOCKERFILE)[-1] == ("COPY", "--from=build /out/ /wheels/")
+
+
+def test_the_tensorflow_folder_is_a_recipe_never_a_package():
+    assert not list((ROOT / "tensorflow").rglob("__init__.py"))
+    assert not list((ROOT / "tensorflow").rglob("*.py"))
+
+
+def test_no_registry_or_mirror_host_is_written_into_the_recipes():
+    files = [DOCKERFILE, ROOT / ".dockerignore", TF_DOCKERFILE, ROOT / "tensorflow" / "README.md"]
+    for path in files + SCRIPTS:
+        text = path.read_text().lower()
+        found = [host for host in REGISTRY_HOSTS if host in text]
+        assert not found, f"{path.name} names {found}"
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("dockerfile", [DOCKERFILE, TF_DOCKERFILE], ids=["lab", "tensorflow"])
+def test_the_engines_own_parser_accepts_the_recipes(dockerfile):
+    """The classic builder parses every instruction before it looks for the target stage."""
+    from tuner.limits.docker import engine_problem
+
+    problem = engine_problem()
+    if problem:
+        pytest.skip(problem)
+    check = subprocess.run(
+        ["docker", "build", "--target", "no-such-stage", "-"],
+        input=dockerfile.read_bytes(), capture_output=True, timeout=60,
+        env={**os.environ, "DOCKER_BUILDKIT": "0"},
+    )  # fmt: skip
+    assert b"failed to reach build target no-such-stage" in check.stderr, check.stderr

@@ -1,0 +1,95 @@
+"""The benchmark's parts: contenders agree with g2p_en, FLOP counting, targets, and one real
+quick run of `python -m g2p.bench` (JSON and PNG; speed itself is never asserted)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import g2p
+from g2p.bench import flops, report
+from g2p.bench.contenders import CONTENDERS, load
+from g2p.reference import shipped_g2p_en
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def words() -> list[str]:
+    return g2p.sample_words(300, seed=11) + ["activationist", "zyxqwv", "o'brien"]
+
+
+@pytest.mark.parametrize("name", ["g2p_en-numpy", "numpy-batched", "onnxruntime"])
+@pytest.mark.parametrize("batch_size", [1, 64])
+def test_non_tensorflow_contenders_match_g2p_en(name, batch_size, words):
+    reference = shipped_g2p_en()
+    assert load(name, batch_size)(words) == [reference.predict(w) for w in words]
+
+
+def test_unknown_contender_is_named():
+    with pytest.raises(ValueError, match="unknown contender 'tf-magic'"):
+        load("tf-magic", 1)
+    assert {"tf-eager", "tf-graph", "tf-xla", "onnxruntime"} <= CONTENDERS.keys()
+
+
+def test_flops_follow_the_issues_definition():
+    assert flops.GRU_STEP_FLOPS == 786_432  # "about 0.8 MFLOP per GRU step"
+    # "cat": 4 encoder steps; K AE1 T then </s>: 4 decoder steps.
+    assert flops.flops_per_word("cat", ["K", "AE1", "T"]) == 8 * 786_432 + 4 * 2 * 74 * 256
+    assert flops.steps("a" * 30, ["AH0"] * 20) == (31, 20)  # the decoder stops at 20
+
+
+def _contender(words_per_s: dict[int, float], p50_ms: float) -> dict:
+    return {
+        "throughput": {str(b): {"words_per_s": {"median": v}} for b, v in words_per_s.items()},
+        "latency": {"ms": {"median": p50_ms}},
+    }
+
+
+def test_targets_compare_the_best_tensorflow_mode_within_the_run():
+    contenders = {
+        "g2p_en-numpy": _contender({1: 1000, 256: 1000}, 1.0),
+        "numpy-batched": _contender({1: 900, 256: 4000}, 1.1),
+        "tf-graph": _contender({1: 900, 32: 7000, 256: 6500}, 1.2),
+        "tf-xla": _contender({1: 2000, 256: 5000}, 0.4),
+    }
+    summary = report.targets(contenders, roofline_words_per_s=8000)
+    assert (summary["batch_contender"], summary["batch_size"]) == ("tf-graph", 32)
+    assert summary["ratios"]["batch_vs_g2p_en"] == pytest.approx(7.0)
+    assert summary["ratios"]["batch_vs_numpy_batched"] == pytest.approx(1.75)
+    assert summary["ratios"]["batch_roofline_fraction"] == pytest.approx(0.875)
+    assert summary["latency_contender"] == "tf-xla"
+    assert summary["ratios"]["single_word_p50_vs_g2p_en"] == pytest.approx(0.4)
+    assert all(summary["met"].values())
+    contenders["tf-xla"]["latency"]["ms"]["median"] = 0.6
+    assert not report.targets(contenders, 8000)["met"]["single_word_p50_vs_g2p_en"]
+
+
+@pytest.mark.slow
+def test_quick_benchmark_writes_json_and_png(tmp_path):
+    out = tmp_path / "bench.json"
+    command = [
+        sys.executable,
+        "-m",
+        "g2p.bench",
+        "--quick",
+        "--out",
+        str(out),
+        "--contenders",
+        "numpy-batched",
+        "tf-xla",
+    ]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    record = json.loads(out.read_text())
+    assert list(record["contenders"]) == ["g2p_en-numpy", "numpy-batched", "tf-xla"]
+    for name, result in record["contenders"].items():
+        assert "error" not in result, (name, result)
+        assert set(result["throughput"]) == {"1", "32", "256", "1024"}
+        assert result["mismatches"] == 0
+        assert 0 < result["latency"]["ms"]["median"] <= result["latency"]["ms"]["p95"]
+    assert record["flops"]["flops_per_word"] > record["flops"]["flops_per_word_with_input_tables"]
+    assert set(record["summary"]["met"]) == set(report.TARGETS)
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

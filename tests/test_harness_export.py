@@ -1,0 +1,84 @@
+"""Exporters: run_data.csv written as runs finish, and a report redrawn from summary.json alone."""
+
+import json
+
+import numpy as np
+
+from tfopt.cli import main
+from tfopt.export import export_all
+from tfopt.export.csv_format import RunDataCsv
+from tfopt.records import RunRecord
+from tfopt.summary import comparison, config_entry
+
+SIZES = [1, 2, 6]
+
+
+def record(label: str, median: float, worker: int = 0, params: dict | None = None) -> RunRecord:
+    """A worker's record as the runner builds it from a child's JSON payload."""
+    rng = np.random.default_rng(worker + int(median * 1e4))
+    latencies = {str(s): list(median * s / 9 * np.exp(rng.normal(0, 0.02, 12))) for s in SIZES}
+    sweeps = [sum(vals) for vals in zip(*latencies.values(), strict=True)]
+    payload = {"latencies": latencies, "sweeps": sweeps, "items_per_sweep": 9, "unit": "words"}
+    return RunRecord(f"id-{label}", worker, label, "complete", params or {"mode": label},
+                     payload=payload, folder=f"runs/{label}")  # fmt: skip
+
+
+def lab_summary() -> dict:
+    configs = {
+        "initial": config_entry("initial", {"mode": "eager"}, [record("initial", 0.09, w)
+                                                               for w in (0, 1)]),
+        "graph": config_entry("graph", {"mode": "graph"}, [record("graph", 0.03, w)
+                                                           for w in (0, 1)]),
+    }  # fmt: skip
+    vs = comparison(configs["initial"], configs["graph"], 0.05, 0.05)
+    return {
+        "schema": 1, "kind": "lab", "title": "tfopt lab: g2p",
+        "environment": {"cpu": {"model": "Test CPU", "visible_cores": [0, 1]},
+                        "limits": {"cpu_quota_cores": 1.0, "memory_limit": 2**32}},
+        "configs": configs,
+        "steps": [{"name": "graph", "label": "graph", "file": "graph", "change": "graph mode",
+                   "kept": True, "vs_initial": vs, "vs_previous": vs}],
+        "comparisons": [], "best": "graph", "speedup": vs,
+    }  # fmt: skip
+
+
+def test_csv_rows_are_appended_as_runs_finish_and_completed_keys_resume(tmp_path):
+    csv = RunDataCsv(tmp_path / "run_data.csv")
+    csv.append(record("a", 0.01))
+    assert len(csv.rows()) == 1  # on disk at once, not at the end
+    failed = RunRecord("id-b", 0, "b", "timeout", {"mode": "b"}, reason="killed after 5 s")
+    csv.append(failed)
+    csv.append(record("c", 0.02, params={"mode": "c", "knobs": {"inter": 2}}))  # a new column
+    rows = csv.rows()
+    assert [r["label"] for r in rows] == ["a", "b", "c"]
+    assert rows[2]["param.knobs.inter"] == "2" and rows[0]["param.knobs.inter"] == ""
+    assert csv.completed() == {("id-a", 0), ("id-c", 0)}  # the timeout is retried on rerun
+    assert float(rows[0]["sweep_p50_ms"]) > 0 and rows[0]["sweeps_ms"].count(";") == 11
+
+
+def test_summary_figures_and_comparison():
+    summary = lab_summary()
+    graph = summary["configs"]["graph"]
+    assert graph["workers"] == 2 and len(graph["sweeps_ms"]) == 24
+    assert set(graph["by_size"]) == {"1", "2", "6"}
+    assert graph["sweep"]["p50"] <= graph["sweep"]["p90"] <= graph["sweep"]["p99"]
+    assert graph["throughput"] > 0
+    assert summary["speedup"]["win"] and 2.5 < summary["speedup"]["value"] < 3.5
+
+
+def test_every_format_is_written_and_can_be_redrawn_from_summary_json(tmp_path):
+    written = {p.name for p in export_all(lab_summary(), tmp_path)}
+    assert {"summary.json", "initial.png", "graph.png", "report.md"} <= written
+    report = (tmp_path / "report.md").read_text()
+    assert "| graph | graph mode |" in report and "![graph](graph.png)" in report
+    assert "Test CPU" in report
+    for name in ("initial.png", "graph.png"):
+        (tmp_path / name).unlink()
+    assert main(["report", str(tmp_path), "--json"]) == 0
+    assert (tmp_path / "graph.png").stat().st_size > 10_000
+    assert json.loads((tmp_path / "summary.json").read_text())["best"] == "graph"
+
+
+def test_report_of_a_folder_without_summary_is_a_usage_error(tmp_path, capsys):
+    assert main(["report", str(tmp_path)]) == 2
+    assert "summary.json does not exist" in capsys.readouterr().err

@@ -1,0 +1,124 @@
+"""The experiment matrix: expansion, exclude, deep merge, stable ids, clear errors, live edits."""
+
+import json
+import os
+
+import pytest
+
+from tfopt import matrix, variants
+from tfopt.matrix import ConfigError
+
+
+def test_list_values_expand_to_every_permutation_including_nested_knobs():
+    config = matrix.resolve({"cpus": [1, 2], "mode": ["eager", "graph"],
+                             "knobs": {"inter": [1, 2]}})  # fmt: skip
+    perms = matrix.expand(config)
+    assert len(perms) == 8
+    combos = {(p.config["cpus"], p.config["mode"], p.config["knobs"]["inter"]) for p in perms}
+    assert len(combos) == 8
+    assert matrix.varying_keys(config) == ["cpus", "mode", "knobs.inter"]
+
+
+def test_merge_with_defaults_is_deep():
+    """furcate replaced a whole table; a partial knobs table must keep the other defaults."""
+    config = matrix.resolve({"knobs": {"inter": 2}, "mem_trace": {"top": 0}})
+    assert config["knobs"] == {"inter": 2, "intra": 0, "omp": None, "onednn": None}
+    assert config["mem_trace"]["interval"] == matrix.DEFAULTS["mem_trace"]["interval"]
+
+
+def test_exclude_matches_on_all_pairs_only():
+    config = matrix.resolve({
+        "cpus": [1, 2], "mode": ["eager", "graph"], "knobs": {"inter": [1, 2]},
+        "exclude": [{"cpus": 1, "mode": "eager"}, {"knobs": {"inter": 2}, "mode": "graph"}],
+    })  # fmt: skip
+    left = {(p.config["cpus"], p.config["mode"], p.config["knobs"]["inter"])
+            for p in matrix.expand(config)}  # fmt: skip
+    assert left == {(2, "eager", 1), (2, "eager", 2), (1, "graph", 1), (2, "graph", 1)}
+    dotted = matrix.resolve({"cpus": [1, 2], "exclude": [{"cpus": 1, "knobs.inter": 0}]})
+    assert [p.config["cpus"] for p in matrix.expand(dotted)] == [2]
+
+
+def test_sizes_are_data_not_an_axis_and_ids_are_stable():
+    config = matrix.resolve({"sizes": [1, 5, 9], "mode": ["eager", "graph"]})
+    first, second = matrix.expand(config), matrix.expand(matrix.resolve(json.loads(
+        json.dumps({"mode": ["eager", "graph"], "sizes": [1, 5, 9]}))))  # fmt: skip
+    assert len(first) == 2
+    assert [p.run_id for p in first] == [p.run_id for p in second]
+    assert first[0].run_id != first[1].run_id
+    # settings that do not change what is measured do not change the id
+    renamed = matrix.expand(matrix.resolve({"sizes": [1, 5, 9], "mode": ["eager", "graph"],
+                                            "workers": 7, "name": "other"}))  # fmt: skip
+    assert [p.run_id for p in renamed] == [p.run_id for p in first]
+
+
+@pytest.mark.parametrize(
+    ("raw", "named"),
+    [
+        ({"cpu": 1}, "'cpu' (did you mean 'cpus'?)"),
+        ({"knobs": {"intr": 1}}, "'knobs.intr' (did you mean 'knobs.intra'?)"),
+        ({"cpus": "two"}, "'cpus'"),
+        ({"workers": [1, 2]}, "'workers'"),
+        ({"mode": "fast"}, "'mode'"),
+        ({"sizes": []}, "'sizes'"),
+        ({"memory": "lots"}, "'memory'"),
+        ({"exclude": [{"nope": 1}]}, "'exclude[0].nope'"),
+        ({"variant": "old"}, "'variant': 'old' is not defined"),
+        ({"variants": {"old": {"requirment": "x"}}}, "'variants.old.requirment'"),
+        ({"repeats": None, "duration": None}, "'repeats'"),
+    ],
+)
+def test_bad_config_errors_name_the_key(raw, named):
+    with pytest.raises(ConfigError) as err:
+        matrix.resolve(raw)
+    assert named in str(err.value)
+
+
+def test_impossible_limits_are_refused_up_front():
+    with pytest.raises(ConfigError, match="'cpus'.*more than this machine"):
+        matrix.resolve({"cpus": [1, (os.cpu_count() or 1) + 1]})
+    with pytest.raises(ConfigError, match="'memory'.*below"):
+        matrix.resolve({"memory": "200M"})
+
+
+def test_config_files_json_and_toml(tmp_path):
+    (tmp_path / "a.json").write_text(json.dumps({"mode": ["eager", "graph"]}))
+    (tmp_path / "b.toml").write_text('mode = ["eager", "graph"]\n[knobs]\ninter = [1, 2]\n')
+    assert len(matrix.expand(matrix.load(tmp_path / "a.json"))) == 2
+    assert len(matrix.expand(matrix.load(tmp_path / "b.toml"))) == 4
+    (tmp_path / "bad.json").write_text("{mode: }")
+    with pytest.raises(ConfigError, match="could not be parsed"):
+        matrix.load(tmp_path / "bad.json")
+    with pytest.raises(ConfigError, match="does not exist"):
+        matrix.load(tmp_path / "missing.json")
+
+
+def test_live_config_picks_up_edits_and_keeps_the_last_good_one(tmp_path):
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"mode": ["eager", "graph"]}))
+    live = matrix.LiveConfig(path)
+    assert not live.refresh()
+    path.write_text(json.dumps({"mode": ["eager", "graph", "xla"]}))
+    assert live.refresh() and len(matrix.expand(live.config)) == 3
+    path.write_text(json.dumps({"mode": ["eager"], "cpu": 1}))
+    assert not live.refresh()
+    assert "cpu" in live.last_error and len(matrix.expand(live.config)) == 3
+
+
+def test_variant_specs_from_the_command_line():
+    old = variants.parse("old=tensorflow-cpu>=2.19,<2.21,TF_ENABLE_ONEDNN_OPTS=0")
+    assert old.requirement == "tensorflow-cpu>=2.19,<2.21" and old.needs_venv
+    assert old.env == {"TF_ENABLE_ONEDNN_OPTS": "0"}
+    assert variants.parse("s=stock").kind == "stock"
+    assert variants.parse("d=docker:tfopt:latest").image == "tfopt:latest"
+    with pytest.raises(ValueError, match="NAME=SPEC"):
+        variants.parse("justaname")
+    with pytest.raises(ValueError, match="does not exist"):
+        variants.parse("w=wheel:/nowhere/tf.whl")
+    with pytest.raises(ValueError, match="exactly one"):
+        variants.from_config("x", {"requirement": "a", "image": "b"})
+
+
+def test_venv_cache_key_depends_on_the_requirement():
+    a, b = variants.parse("a=tensorflow-cpu==2.20.0"), variants.parse("b=tensorflow-cpu==2.19.0")
+    assert variants.venv_key(a) != variants.venv_key(b)
+    assert variants.venv_key(a) == variants.venv_key(variants.parse("c=tensorflow-cpu==2.20.0"))

@@ -1,0 +1,202 @@
+"""One function in one real child process: results, failures, timeouts, reaping, Ctrl-C."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import tuner
+from tuner import TrialStatus
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def live_children() -> list[int]:
+    """Processes whose parent is this one (zombies included)."""
+    me, found = str(os.getpid()), []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[1] == me:
+                found.append(int(entry.name))
+    return found
+
+
+def is_running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state not in ("Z", "X")
+
+
+def returns_config(config):
+    return {"seen": config, "pid": os.getpid()}
+
+
+def raises():
+    raise ValueError("bad knob")
+
+
+def exits_with(code):
+    os._exit(code)
+
+
+def kills_itself():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def spawns_sleeper_then_hangs(pid_file):
+    sleeper = subprocess.Popen(["sleep", "60"])
+    Path(pid_file).write_text(str(sleeper.pid))
+    time.sleep(60)
+
+
+def test_fork_returns_value_payload_and_process_facts():
+    outcome = tuner.run_in_child(pow, 2, 10)
+    assert outcome.status is TrialStatus.COMPLETE
+    assert (outcome.payload, outcome.value) == (1024, 1024.0)
+    assert outcome.pid != os.getpid()
+    assert outcome.peak_rss > 1024**2
+    assert outcome.wall_time > 0
+    assert outcome.backend == "none"
+
+
+def test_json_payload_comes_back_as_data_without_a_value():
+    outcome = tuner.run_in_child(returns_config, {"inter": 2, "intra": [1, 2]})
+    assert outcome.payload["seen"] == {"inter": 2, "intra": [1, 2]}
+    assert outcome.payload["pid"] == outcome.pid
+    assert outcome.value is None
+    assert outcome.score == float("inf")
+
+
+@pytest.mark.parametrize(
+    ("target", "args", "status", "reason"),
+    [
+        (raises, (), TrialStatus.FAIL, "ValueError: bad knob"),
+        (bytearray, (10,), TrialStatus.FAIL, "not JSON"),
+        (sys.exit, (3,), TrialStatus.FAIL, "sys.exit(3)"),
+        (exits_with, (7,), TrialStatus.FAIL, "exited with code 7"),
+        (kills_itself, (), TrialStatus.SIGNALLED, "SIGKILL"),
+        (float, ("nan",), TrialStatus.FAIL, "NaN"),
+    ],
+)
+def test_failures_are_outcomes_with_reasons(target, args, status, reason):
+    outcome = tuner.run_in_child(target, *args)
+    assert outcome.status is status
+    assert reason in outcome.reason
+    assert outcome.score == float("inf")
+
+
+def test_timeout_kills_the_child_and_what_it_started(tmp_path):
+    pid_file = tmp_path / "sleeper.pid"
+    outcome = tuner.run_in_child(spawns_sleeper_then_hangs, str(pid_file), timeout=1.0)
+    assert outcome.status is TrialStatus.TIMEOUT
+    assert 1.0 <= outcome.wall_time < 10
+    assert not is_running(outcome.pid)
+    assert not is_running(int(pid_file.read_text()))  # no orphan left behind
+
+
+def test_children_are_always_reaped():
+    for target, args in [(pow, (2, 3)), (raises, ()), (kills_itself, ()), (time.sleep, (5,))]:
+        tuner.run_in_child(target, *args, timeout=0.5)
+    assert live_children() == []
+
+
+def test_spawn_sets_env_before_importing_the_target(tmp_path, monkeypatch):
+    (tmp_path / "reads_env_at_import.py").write_text(
+        "import os\nAT_IMPORT = os.environ.get('TFOPT_PROBE')\n"
+        "def value():\n    return AT_IMPORT\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    outcome = tuner.run_in_child(
+        "reads_env_at_import:value", mode="spawn", env={"TFOPT_PROBE": "set-before-import"}
+    )
+    assert outcome.status is TrialStatus.COMPLETE, outcome.reason
+    assert outcome.payload == "set-before-import"
+
+
+def test_spawn_runs_another_interpreter_with_the_standard_library_only():
+    other = "/usr/bin/python3"
+    if not Path(other).exists():
+        pytest.skip(f"no second interpreter at {other}")
+    outcome = tuner.run_in_child("sys:exc_info", mode="spawn", python=other)
+    assert outcome.status is TrialStatus.COMPLETE, outcome.reason
+    prefix = tuner.run_in_child("sysconfig:get_path", "purelib", mode="spawn", python=other)
+    assert prefix.payload != tuner.run_in_child("sysconfig:get_path", "purelib").payload
+
+
+def test_spawn_failures_carry_the_reason():
+    missing = tuner.run_in_child("os:no_such_function", mode="spawn")
+    assert missing.status is TrialStatus.FAIL
+    assert "no_such_function" in missing.reason
+    died = tuner.run_in_child("os:_exit", 5, mode="spawn")
+    assert died.status is TrialStatus.FAIL
+    assert "exited with code 5" in died.reason
+
+
+def test_bad_arguments_are_clear_errors():
+    with pytest.raises(ValueError, match="mode"):
+        tuner.run_in_child(pow, 1, 2, mode="thread")
+    with pytest.raises(ValueError, match="timeout"):
+        tuner.run_in_child(pow, 1, 2, timeout=0)
+    with pytest.raises(TypeError, match="spawn mode"):
+        tuner.run_in_child(lambda: 1, mode="spawn")
+    with pytest.raises(ValueError, match="module:function"):
+        tuner.run_in_child("no_colon", mode="spawn")
+    with pytest.raises(TypeError, match="JSON"):
+        tuner.run_in_child("os:getpid", object(), mode="spawn")
+
+
+CTRL_C_SCRIPT = """
+import os, sys, time
+import tuner
+
+def objective(config):
+    with open(sys.argv[2], "a") as marks:
+        marks.write(f"{config['x']} {os.getpid()}\\n")
+    time.sleep(0.3)
+    return config["x"]
+
+result = tuner.minimize(objective, {"x": tuner.Int(0, 11)}, strategy="grid", log=sys.argv[1])
+print("interrupted" if result.interrupted else "finished", len(result.trials), flush=True)
+"""
+
+
+def completed_x(log: Path) -> set[int]:
+    trials = [json.loads(line) for line in log.read_text().splitlines()[1:]]
+    return {t["config"]["x"] for t in trials if t["status"] == "complete"}
+
+
+def test_ctrl_c_stops_cleanly_keeps_finished_trials_and_resumes(tmp_path):
+    script, log, marks = tmp_path / "tune.py", tmp_path / "trials.jsonl", tmp_path / "marks"
+    script.write_text(CTRL_C_SCRIPT)
+    command = [sys.executable, str(script), str(log), str(marks)]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while (
+        not log.exists() or log.read_text().count('"trial"') < 3
+    ) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # what a terminal's Ctrl-C sends to the tuner
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0
+    assert out.startswith("interrupted")
+    first_run = completed_x(log)
+    assert len(first_run) >= 3
+    pids = [int(line.split()[1]) for line in marks.read_text().splitlines()]
+    assert not any(is_running(pid) for pid in pids)  # the interrupted child is gone too
+
+    rerun = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert rerun.stdout.startswith("finished 12"), rerun.stderr
+    assert completed_x(log) == set(range(12))
+    started = [int(line.split()[0]) for line in marks.read_text().splitlines()]
+    assert all(started.count(x) == 1 for x in first_run)  # finished trials never ran again

@@ -1,0 +1,163 @@
+"""`tuner.minimize` end to end on real forked children, plus the parent's bookkeeping."""
+
+import json
+import os
+import statistics
+import time
+
+import pytest
+
+import tuner
+from tuner import Choice, Int, TrialStatus
+from tuner.outcome import TrialOutcome
+from tuner.runner import Study
+from tuner.space import Space
+from tuner.strategies import make_strategy
+
+SPACE = {"x": Int(0, 10), "mode": Choice(["slow", "fast"])}
+
+
+def bowl(config):
+    return (config["x"] - 3) ** 2 + (0 if config["mode"] == "fast" else 5)
+
+
+def test_minimize_runs_each_trial_in_its_own_child():
+    result = tuner.minimize(bowl, SPACE, start={"x": 9, "mode": "slow"})
+    assert result.best_config == {"x": 3, "mode": "fast"}
+    assert result.best_value == 0
+    pids = {t.pid for t in result.trials}
+    assert os.getpid() not in pids
+    assert len(pids) == len(result.trials)
+    assert all(t.status is TrialStatus.COMPLETE and t.peak_rss > 0 for t in result.trials)
+    assert result.evaluated < Space(SPACE).size
+
+
+def flaky(config):
+    if config["x"] > 6:
+        raise RuntimeError("too many threads")
+    if config["x"] == 0:
+        return "not a number"
+    if config["x"] == 1:
+        time.sleep(30)
+    return bowl(config)
+
+
+def test_failed_trials_score_inf_and_the_search_goes_on():
+    result = tuner.minimize(flaky, SPACE, strategy="grid", timeout=1.0)
+    by_status = {t.status for t in result.trials}
+    assert {TrialStatus.FAIL, TrialStatus.TIMEOUT, TrialStatus.COMPLETE} <= by_status
+    failed = [t for t in result.trials if t.status is not TrialStatus.COMPLETE]
+    assert all(t.value == float("inf") and t.reason for t in failed)
+    assert any("not a number" in t.reason for t in failed)
+    assert any("too many threads" in t.reason for t in failed)
+    assert result.best_config == {"x": 3, "mode": "fast"}
+
+
+def noisy(config):
+    return bowl(config) + int.from_bytes(os.urandom(1), "big") / 1000
+
+
+def test_repeats_take_the_median_and_keep_the_spread():
+    result = tuner.minimize(noisy, SPACE, strategy="grid", budget=4, repeats=3)
+    assert result.evaluated == 4
+    assert all(len(e.values) >= 3 for e in result.evaluations)
+    best = min(result.evaluations, key=lambda e: e.value)
+    assert result.best_value == statistics.median(best.values)
+    assert result.best_spread["min"] <= result.best_value <= result.best_spread["max"]
+
+
+def replay(values: dict):
+    """An in-process executor replaying a scripted sequence of values per configuration."""
+    calls: dict = {}
+
+    def executor(config):
+        key = config["x"]
+        calls[key] = calls.get(key, 0) + 1
+        return TrialOutcome(TrialStatus.COMPLETE, value=values[key][calls[key] - 1])
+
+    return executor
+
+
+@pytest.mark.parametrize("remeasure", [True, False])
+def test_a_lucky_incumbent_is_measured_again_before_losing_the_lead(remeasure):
+    space = Space({"x": Int(0, 1)})
+    executor = replay({0: [5.0, 10.0], 1: [4.0]})  # x=0 was lucky the first time
+    study = Study(space, make_strategy("grid", space), executor, remeasure_incumbent=remeasure)
+    result = study.run()
+    first = result.evaluations[0]
+    assert first.values == ([5.0, 10.0] if remeasure else [5.0])
+    assert result.best_config == {"x": 1}
+
+
+def counted(config):
+    with open(os.environ["TFOPT_MARKS"], "a") as marks:
+        marks.write(f"{config['x']}\n")
+    return bowl(config)
+
+
+def test_a_rerun_with_the_log_redoes_no_finished_trial(tmp_path, monkeypatch):
+    log, marks = tmp_path / "trials.jsonl", tmp_path / "marks"
+    monkeypatch.setenv("TFOPT_MARKS", str(marks))
+    first = tuner.minimize(counted, SPACE, budget=5, log=str(log))
+    ran = len(marks.read_text().split())
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert lines[0]["kind"] == "header"
+    assert len(lines) - 1 == len(first.trials) == ran
+    second = tuner.minimize(counted, SPACE, budget=5, log=str(log))
+    assert len(marks.read_text().split()) == ran  # nothing ran again
+    assert all(t.resumed for t in second.trials)
+    assert second.best_config == first.best_config
+    third = tuner.minimize(counted, SPACE, log=str(log))  # a bigger budget continues the search
+    assert len(marks.read_text().split()) > ran
+    assert third.best_config == {"x": 3, "mode": "fast"}
+
+
+def test_a_log_from_another_space_is_refused(tmp_path):
+    log = tmp_path / "trials.jsonl"
+    tuner.minimize(bowl, SPACE, budget=1, log=str(log))
+    with pytest.raises(ValueError, match="written for the space"):
+        tuner.minimize(bowl, {"x": Int(0, 5), "mode": SPACE["mode"]}, log=str(log))
+
+
+def reads_knob(config):
+    return float(os.environ["TFOPT_KNOB"])
+
+
+def test_upper_case_knobs_reach_the_child_environment():
+    result = tuner.minimize(reads_knob, {"TFOPT_KNOB": Int(2, 4)}, strategy="grid")
+    assert [e.value for e in result.evaluations] == [2.0, 3.0, 4.0]
+    assert "TFOPT_KNOB" not in os.environ
+
+
+def test_limits_are_enforced_and_recorded_per_trial():
+    result = tuner.minimize(bowl, SPACE, budget=2, cpus=1, memory="256M")
+    assert all(t.backend not in ("none", "") for t in result.trials)
+
+
+def test_spawn_mode_with_an_importable_objective(tmp_path, monkeypatch):
+    (tmp_path / "spawned_objective.py").write_text(
+        "def objective(config):\n    return (config['x'] - 2) ** 2\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    result = tuner.minimize("spawned_objective:objective", {"x": Int(0, 4)}, strategy="grid")
+    assert result.best_config == {"x": 2}
+    assert result.evaluated == 5
+    assert len({t.pid for t in result.trials}) == len(result.trials)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "match"),
+    [
+        ({"space": [1, 2]}, TypeError, "space"),
+        ({"budget": 0}, ValueError, "budget"),
+        ({"repeats": "3"}, ValueError, "repeats"),
+        ({"strategy": "annealing"}, ValueError, "unknown strategy"),
+        ({"cpus": 1000}, ValueError, "cores"),
+        ({"memory": "1K"}, ValueError, "below"),
+        ({"timeout": -1}, ValueError, "timeout"),
+    ],
+)
+def test_bad_arguments_fail_before_any_trial(kwargs, error, match):
+    arguments = {"objective": bowl, "space": SPACE, **kwargs}
+    with pytest.raises(error, match=match):
+        tuner.minimize(**arguments)

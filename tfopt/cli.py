@@ -1,0 +1,291 @@
+"""``tfopt profile|tune|compare|env|report``; ``python profile.py`` is ``tfopt profile``.
+
+Exit codes: 0 done; 1 the runs failed (no result); 2 bad usage, config or limits (refused before
+anything ran); 130 interrupted (finished runs are saved: run the same command again to resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from . import variants as variants_mod
+from .matrix import ConfigError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEFAULT_OUT = os.environ.get("TFOPT_RESULTS", "results")
+
+# Sweeps are timed for ``duration`` seconds per worker (at least 3), after ``warmup`` sweeps.
+QUICK = {"duration": 2.0, "warmup": 1, "workers": 2, "screen_workers": 1, "tune_budget": 3}
+FULL = {"duration": 8.0, "warmup": 2, "workers": 3, "screen_workers": 2, "tune_budget": 10}
+
+DESCRIPTION = """\
+tfopt: find the TensorFlow settings and build that make a model fastest on this CPU box.
+
+  profile   the lab: environment, initial, each optimisation step, side-by-side re-measure,
+            plots and report in --out (default: $TFOPT_RESULTS or ./results); with --config,
+            an experiment matrix instead (every permutation of the config's list values)
+  tune      the forking tuner over inter/intra/OMP thread counts, for one configuration
+  compare   the same configuration under two or more variants (TensorFlow builds), ABAB
+  env       the environment record: CPU, ISA, cores against limits, TensorFlow build
+  report    redraw plots and report.md from an existing summary.json (no measuring)
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        result = args.handler(args)
+    except (ConfigError, ValueError, TypeError) as err:
+        print(f"tfopt {args.command}: error: {err}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"\ntfopt {args.command}: interrupted; finished runs are saved in "
+              f"{getattr(args, 'out', '.')}. Run the same command again to resume.",
+              file=sys.stderr)  # fmt: skip
+        return EXIT_INTERRUPTED
+    except RuntimeError as err:
+        print(f"tfopt {args.command}: failed: {err}", file=sys.stderr)
+        return EXIT_FAILED
+    return _emit(args, result)
+
+
+def _emit(args, result: dict) -> int:
+    if args.json:
+        print(json.dumps(result, indent=2, default=str))
+    else:
+        print(_human(result))
+    configs = result.get("configs")
+    if configs is not None and not any(entry.get("sweep") for entry in configs.values()):
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _human(result: dict) -> str:
+    if "speedup" in result and result["speedup"]:
+        s = result["speedup"]
+        return (f"best: {result['best']} at {s['value']:.2f}x initial "
+                f"(95% CI {s['ci95'][0]:.2f}-{s['ci95'][1]:.2f}, {s['verdict']}); "
+                f"report: {result.get('out', '')}/report.md")  # fmt: skip
+    if "comparisons" in result and result["comparisons"]:
+        return "\n".join(_comparison_line(c) for c in result["comparisons"])
+    if "best_config" in result:
+        return f"best threads: {result['best_config']} ({result['best_ms']:.2f} ms/sweep)"
+    return json.dumps(result, indent=2, default=str)
+
+
+def _comparison_line(item: dict) -> str:
+    c = item["comparison"]
+    if not c:
+        return f"{item['file']}: not measured"
+    return (f"{item['file']}: {c['value']:.3f}x (95% CI {c['ci95'][0]:.3f}-{c['ci95'][1]:.3f}, "
+            f"p={c['p_value']:.2g}): {c['verdict']}")  # fmt: skip
+
+
+# --- parser --------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tfopt", description=DESCRIPTION, formatter_class=argparse.RawTextHelpFormatter,
+        epilog="exit codes: 0 done, 1 runs failed, 2 bad usage/config/limits, 130 interrupted",
+    )  # fmt: skip
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _profile_parser(commands)
+    _tune_parser(commands)
+    _compare_parser(commands)
+    env = commands.add_parser("env", help="print the environment record")
+    env.add_argument("--no-tensorflow", action="store_true", help="skip the TensorFlow probe")
+    env.add_argument("--json", action="store_true", help="machine-readable output")
+    env.set_defaults(handler=_run_env)
+    report = commands.add_parser("report", help="redraw plots and report from summary.json")
+    report.add_argument("out", type=Path, help="a results folder holding summary.json")
+    report.add_argument("--json", action="store_true", help="print the summary")
+    report.set_defaults(handler=_run_report)
+    return parser
+
+
+def _common(parser: argparse.ArgumentParser, out: bool = True) -> None:
+    group = parser.add_argument_group("what to measure")
+    group.add_argument("--workload", default="g2p",
+                       help="g2p (default), module:factory, or savedmodel:/path")  # fmt: skip
+    group.add_argument("--inputs", help="for module:factory workloads: module:function(size, seed)")
+    group.add_argument("--signature", default="serving_default", help="SavedModel signature")
+    group.add_argument("--sizes", type=_int_list, help="input sizes, e.g. 1,2,6,7,10,15,20")
+    group.add_argument("--cpus", type=float, help="CPU quota in cores (docker --cpus)")
+    group.add_argument("--memory", help="memory limit, e.g. 4G (docker --memory)")
+    group.add_argument("--repeats", type=int, help="timed sweeps per worker (instead of duration)")
+    group.add_argument("--duration", type=float, help="seconds of timed sweeps per worker")
+    group.add_argument("--warmup", type=int, help="untimed warmup sweeps per worker")
+    group.add_argument("--workers", type=int, help="independent worker processes per config")
+    group.add_argument("--quick", action="store_true",
+                       help="fewer repeats, workers, trials (about 3 minutes on 2 cores)")
+    group.add_argument("--variant", action="append", default=[], metavar="NAME=SPEC",
+                       help="a TensorFlow build: stock, tensorflow-cpu==2.20.0, wheel:PATH.whl, "
+                            "python:PATH, docker:IMAGE; env vars as ,KEY=VALUE")  # fmt: skip
+    if out:
+        group.add_argument("--out", type=Path, default=Path(DEFAULT_OUT),
+                           help=f"results folder (default {DEFAULT_OUT})")  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="machine-readable output on stdout")
+
+
+def _profile_parser(commands) -> None:
+    profile = commands.add_parser(
+        "profile", help="the lab (default) or an experiment matrix (--config)",
+        description="Measure initial, walk the optimisation steps, re-measure side by side, and "
+                    "write initial.png, <step>.png, summary.json, run_data.csv and report.md.",
+    )  # fmt: skip
+    _common(profile)
+    profile.add_argument("--config", type=Path,
+                         help="JSON/TOML matrix: list values expand to permutations")
+    profile.add_argument("--steps", type=_str_list,
+                         help="steps in order (default: graph,xla,batching,onednn,threads)")
+    profile.add_argument("--tune-budget", type=int, help="tuner trials in the threads step")
+    profile.set_defaults(handler=_run_profile)
+
+
+def _tune_parser(commands) -> None:
+    tune = commands.add_parser("tune", help="tune thread counts for one configuration")
+    _common(tune)
+    tune.add_argument("--mode", choices=("eager", "graph", "xla"), help="g2p execution mode")
+    tune.add_argument("--budget", type=int, default=8, help="tuner trials")
+    tune.set_defaults(handler=_run_tune)
+
+
+def _compare_parser(commands) -> None:
+    compare = commands.add_parser(
+        "compare", help="one configuration under several variants, interleaved",
+        description="ABAB comparison of variants; --variant a=stock --variant b=stock is an A/A "
+                    "check that must come out 'no significant difference'.",
+    )  # fmt: skip
+    _common(compare)
+    compare.add_argument("--mode", choices=("eager", "graph", "xla"), help="g2p execution mode")
+    compare.set_defaults(handler=_run_compare)
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected integers like 1,2,6, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one size")
+    return values
+
+
+def _str_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+# --- handlers -----------------------------------------------------------------------------------
+
+
+def _preset(args) -> dict:
+    return {**(QUICK if args.quick else FULL)}
+
+
+def _base_config(args) -> dict:
+    """The config table the command line describes (unset flags keep the defaults)."""
+    preset = _preset(args)
+    base = {
+        "workload": args.workload,
+        "inputs": args.inputs,
+        "signature": args.signature,
+        "repeats": args.repeats,
+        "duration": None if args.repeats else (args.duration or preset["duration"]),
+        "warmup": args.warmup if args.warmup is not None else preset["warmup"],
+        "cpus": args.cpus,
+        "memory": args.memory,
+    }
+    if args.sizes:
+        base["sizes"] = args.sizes
+    if args.quick:
+        base["mem_trace"] = {"top": 0}  # allocation tracing slows model builds
+    return base
+
+
+def _variants(args) -> dict:
+    parsed = [variants_mod.parse(text) for text in args.variant]
+    names = [v.name for v in parsed]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"--variant names must be unique; repeated: {duplicates}")
+    return {v.name: v for v in parsed}
+
+
+def _progress():
+    from .progress import Progress
+
+    return Progress(0)
+
+
+def _run_profile(args) -> dict:
+    if args.config:
+        from .experiment import run_experiment
+
+        summary = run_experiment(args.config, args.out, _progress(), _variants(args))
+    else:
+        from .lab import Lab, LabSettings
+
+        preset = _preset(args)
+        settings = LabSettings(
+            base=_base_config(args),
+            steps=args.steps,
+            variants=_variants(args),
+            workers=args.workers or preset["workers"],
+            screen_workers=preset["screen_workers"],
+            tune_budget=args.tune_budget or preset["tune_budget"],
+        )
+        summary = Lab(settings, args.out, _progress()).run()
+    return {**summary, "out": str(args.out)}
+
+
+def _run_tune(args) -> dict:
+    from .lab import Lab, LabSettings
+
+    base = {**_base_config(args), "mode": args.mode}
+    lab = Lab(LabSettings(base=base, steps=["threads"], tune_budget=args.budget), args.out,
+              _progress())  # fmt: skip
+    lab.tune(lab.initial)
+    return {**lab.tuned, "out": str(args.out)}
+
+
+def _run_compare(args) -> dict:
+    from .compare import run_compare
+
+    chosen = _variants(args)
+    if len(chosen) < 2:
+        raise ValueError("compare needs at least two --variant NAME=SPEC options")
+    base = {**_base_config(args), "mode": args.mode}
+    workers = args.workers or _preset(args)["workers"]
+    return {**run_compare(base, chosen, workers, args.out, _progress()), "out": str(args.out)}
+
+
+def _run_env(args) -> dict:
+    from . import environment
+
+    if args.no_tensorflow:
+        return environment.environment_record()
+    from .lab import record_environment
+
+    with tempfile.TemporaryDirectory() as logs:
+        return record_environment(Path(logs))
+
+
+def _run_report(args) -> dict:
+    from .export import export_all, json_format
+
+    path = args.out / json_format.SUMMARY
+    if not path.exists():
+        raise ValueError(f"{path} does not exist: run 'tfopt profile --out {args.out}' first")
+    summary = json_format.read_json(path)
+    written = export_all(summary, args.out)
+    return {"written": [str(p) for p in written]}

@@ -1,0 +1,108 @@
+"""The environment record every result carries: CPU and ISA, cores against limits, TensorFlow.
+
+The TensorFlow part is gathered in a worker process (``tensorflow_record``), because importing
+TensorFlow fixes its oneDNN and threading state for the life of the process.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+ISA_FLAGS = (
+    "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl",
+    "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8",
+)  # fmt: skip
+
+
+def cpu_record(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict:
+    """CPU model, the ISA flags TensorFlow cares about, and the cores this process may use."""
+    model, flags = platform.processor() or "unknown", set()
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name":
+                model = value.strip()
+            elif key.strip() == "flags":
+                flags = set(value.split())
+    return {
+        "model": model,
+        "isa": [flag for flag in ISA_FLAGS if flag in flags],
+        "logical_cores": os.cpu_count(),
+        "visible_cores": sorted(os.sched_getaffinity(0)),
+    }
+
+
+def limits_record() -> dict:
+    """Visible cores against the cgroup quota and memory cap, and the backend limits would use."""
+    from tuner import Limits, limits
+
+    record = limits.current().as_dict()
+    try:
+        record["limits_backend"] = limits.choose_backend(Limits(cpus=1), "fork").name
+    except RuntimeError as err:
+        record["limits_backend"] = f"none available: {err}"
+    return record
+
+
+def tensorflow_record() -> dict:
+    """Runs in a worker: TF version, build, oneDNN state and default thread pools."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from tensorflow.python.util import _pywrap_util_port as port
+
+    import tensorflow as tf
+
+    return {
+        "version": tf.__version__,
+        "git_version": tf.version.GIT_VERSION,
+        "compiler": tf.version.COMPILER_VERSION,
+        "build_info": {k: str(v) for k, v in tf.sysconfig.get_build_info().items()},
+        "onednn_enabled": bool(port.IsMklEnabled()),
+        "onednn_opts_env": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+        "built_with_xla": bool(port.IsBuiltWithXLA()),
+        "python": sys.executable,
+    }
+
+
+def host_record() -> dict:
+    return {
+        "hostname": platform.node(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+        "in_container": Path("/.dockerenv").exists(),
+    }
+
+
+def environment_record(tensorflow: dict | None = None) -> dict:
+    """The whole record; ``tensorflow`` comes from a worker running ``tensorflow_record``."""
+    return {
+        "host": host_record(),
+        "cpu": cpu_record(),
+        "limits": limits_record(),
+        "tensorflow": tensorflow or {},
+    }
+
+
+def machine_title(env: dict) -> str:
+    """One line for plot titles: the CPU and the limits the run had."""
+    cpu, limits = env.get("cpu", {}), env.get("limits", {})
+    cores = len(cpu.get("visible_cores", [])) or cpu.get("logical_cores")
+    parts = [cpu.get("model", "unknown CPU"), f"{cores} cores visible"]
+    quota = limits.get("cpu_quota_cores")
+    parts.append(f"CPU quota {quota:g}" if quota else "no CPU quota")
+    memory = limits.get("memory_limit")
+    if memory:
+        parts.append(f"memory {_format_bytes(memory)}")
+    return ", ".join(parts)
+
+
+def _format_bytes(value) -> str:
+    if not isinstance(value, (int, float)):
+        return str(value)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}"
+        value /= 1024
+    return str(value)

@@ -1,0 +1,70 @@
+"""A furcate-style experiment: every permutation of a config file, resumable and live-editable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import variants as variants_mod
+from .export import export_all
+from .lab import record_environment
+from .matrix import LiveConfig, expand, varying_keys
+from .progress import Progress
+from .runner import RUNS, Job, Runner, jobs_for, load_records
+from .summary import SCHEMA, config_entry
+from .variants import STOCK, Variant
+
+
+def variants_of(config: dict, extra: dict[str, Variant]) -> dict[str, Variant]:
+    table = {name: variants_mod.from_config(name, spec)
+             for name, spec in config["variants"].items()}  # fmt: skip
+    return {STOCK: Variant(STOCK), **table, **extra}
+
+
+def jobs_of(config: dict, out: Path) -> list[Job]:
+    perms, varying = expand(config), varying_keys(config)
+    folders = [out / RUNS / perm.folder_name(varying) for perm in perms]
+    labels = [folder.name for folder in folders]
+    return jobs_for(perms, labels, folders, config["workers"])
+
+
+def run_experiment(
+    config_path: Path, out: Path, progress: Progress, extra_variants: dict[str, Variant]
+) -> dict:
+    live = LiveConfig(config_path)
+    runner = Runner(out, variants_of(live.config, extra_variants), progress,
+                    parallel=live.config["parallel"])  # fmt: skip
+    done_before = len(runner.completed())
+    if done_before:
+        progress.note(f"resuming: {done_before} finished run(s) in {out} will be skipped")
+
+    def pending() -> list[Job]:
+        if live.refresh():
+            progress.note(f"{config_path} changed: pending runs recomputed")
+            runner.variants.update(variants_of(live.config, extra_variants))
+        if live.last_error:
+            progress.note(live.last_error)
+        return jobs_of(live.config, out)
+
+    runner.run(pending)
+    env = record_environment(out / RUNS)
+    summary = {**summarize(live.config, jobs_of(live.config, out)), "environment": env}
+    export_all(summary, out)
+    return summary
+
+
+def summarize(config: dict, jobs: list[Job]) -> dict:
+    configs = {}
+    for job in jobs:
+        if job.label in configs:
+            continue
+        records = [r for r in load_records(job.folder) if r.run_id == job.perm.run_id]
+        configs[job.label] = config_entry(job.label, job.perm.run_params, records)
+    return {
+        "schema": SCHEMA,
+        "kind": "matrix",
+        "title": f"tfopt experiment: {config['name']}",
+        "settings": {k: config[k] for k in ("workload", "sizes", "workers", "repeats", "warmup")},
+        "configs": configs,
+        "steps": [],
+        "comparisons": [],
+    }

@@ -1,0 +1,21 @@
+"""Exporters: one module per format. Each reads the summary (and run data), never measures.
+
+``run_data.csv`` is written as runs finish (`csv_format.RunDataCsv`); the others are drawn at
+the end from ``summary.json``, so ``tfopt report DIR`` can redraw them without measuring again.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import json_format, markdown_format, png_format
+
+REPORT_EXPORTERS = (json_format, png_format, markdown_format)
+
+
+def export_all(summary: dict, out: Path) -> list[Path]:
+    """Write every end-of-run format into ``out``; returns the files written."""
+    written: list[Path] = []
+    for exporter in REPORT_EXPORTERS:
+        written += exporter.export(summary, out)
+    return written

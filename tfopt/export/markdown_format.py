@@ -1,0 +1,126 @@
+"""report.md: the environment, the steps table and the plots, readable on its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..environment import machine_title
+
+REPORT = "report.md"
+
+
+def export(summary: dict, out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / REPORT
+    path.write_text("\n".join(render(summary)) + "\n")
+    return [path]
+
+
+def render(summary: dict) -> list[str]:
+    env = summary.get("environment", {})
+    lines = [f"# {summary.get('title', 'tfopt results')}", "", f"Machine: {machine_title(env)}"]
+    tf = env.get("tensorflow") or {}
+    if tf:
+        onednn = "on" if tf.get("onednn_enabled") else "off"
+        python = env.get("host", {}).get("python")
+        lines.append(f"TensorFlow {tf.get('version')} (oneDNN {onednn}), Python {python}")
+    lines += ["", *_settings(summary.get("settings", {}))]
+    if summary.get("speedup"):
+        lines += ["", _headline(summary), ""]
+    if summary.get("steps"):
+        lines += ["## Steps", "", *_steps_table(summary), ""]
+    if summary.get("comparisons"):
+        lines += ["## Comparisons", "", *_comparisons_table(summary), ""]
+    lines += ["## Configurations", "", *_configs_table(summary), ""]
+    lines += _plots(summary)
+    lines += _warnings(summary)
+    return lines
+
+
+def _settings(settings: dict) -> list[str]:
+    if not settings:
+        return []
+    return ["Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items())]
+
+
+def _headline(summary: dict) -> str:
+    speedup = summary["speedup"]
+    low, high = speedup["ci95"]
+    return (
+        f"**Best: `{summary.get('best')}`, {speedup['value']:.2f}x faster than `initial` "
+        f"(95% CI {low:.2f}-{high:.2f}, p={speedup['p_value']:.2g}, {speedup['verdict']}).**"
+    )
+
+
+def _ratio(comparison: dict | None) -> str:
+    if not comparison:
+        return "n/a"
+    low, high = comparison["ci95"]
+    return f"{comparison['value']:.2f}x [{low:.2f}, {high:.2f}]"
+
+
+def _steps_table(summary: dict) -> list[str]:
+    configs = summary.get("configs", {})
+    rows = [
+        "| step | change | median ms/sweep | speedup vs initial [95% CI] | p | vs previous "
+        "| kept |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for step in summary["steps"]:
+        sweep = (configs.get(step["label"]) or {}).get("sweep") or {}
+        vs_initial, vs_previous = step.get("vs_initial"), step.get("vs_previous")
+        rows.append(
+            f"| {step['name']} | {step.get('change', '')} | {sweep.get('median', float('nan')):.1f}"
+            f" | {_ratio(vs_initial)} | {vs_initial['p_value'] if vs_initial else 1:.2g}"
+            f" | {vs_previous['verdict'] if vs_previous else 'n/a'}"
+            f" | {'yes' if step.get('kept') else 'no'} |"
+        )
+    return rows
+
+
+def _comparisons_table(summary: dict) -> list[str]:
+    rows = ["| comparison | speedup [95% CI] | p | verdict |", "|---|---|---|---|"]
+    for item in summary["comparisons"]:
+        comparison = item["comparison"]
+        rows.append(
+            f"| {item['file']} | {_ratio(comparison)} | {comparison['p_value']:.2g} "
+            f"| {comparison['verdict']} |"
+        )
+    return rows
+
+
+def _configs_table(summary: dict) -> list[str]:
+    rows = [
+        "| config | workers | median ms | p90 | p99 | mean ± std | throughput | stable |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for label, entry in summary.get("configs", {}).items():
+        sweep = entry.get("sweep")
+        if not sweep:
+            rows.append(f"| {label} | 0 | failed | | | | | |")
+            continue
+        rows.append(
+            f"| {label} | {entry['workers']} | {sweep['median']:.2f} | {sweep['p90']:.2f} "
+            f"| {sweep['p99']:.2f} | {sweep['mean']:.2f} ± {sweep['std']:.2f} "
+            f"| {entry['throughput']:.1f} {entry.get('unit', 'items')}/s "
+            f"| {'no' if sweep['unstable'] else 'yes'} |"
+        )
+    return rows
+
+
+def _plots(summary: dict) -> list[str]:
+    names = (["initial"] if "initial" in summary.get("configs", {}) else []) + (
+        ["configs"] if summary.get("kind") == "matrix" else []) + [
+        item["file"] for item in summary.get("steps", []) + summary.get("comparisons", [])
+    ]
+    return ["## Plots", "", *[f"![{name}]({name}.png)" for name in names], ""]
+
+
+def _warnings(summary: dict) -> list[str]:
+    lines = []
+    for label, entry in summary.get("configs", {}).items():
+        lines += [f"- `{label}`: {warning}" for warning in entry.get("warnings", [])]
+        lines += [f"- `{label}` worker {f['worker']} {f['status']}: "
+                  f"{(f['reason'] or '').splitlines()[0] if f['reason'] else ''}"
+                  for f in entry.get("failed", [])]  # fmt: skip
+    return ["## Warnings", "", *lines, ""] if lines else []

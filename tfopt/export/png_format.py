@@ -1,0 +1,73 @@
+"""Plots, drawn from the summary alone: latency against input size, with 95% CI error bars.
+
+``initial.png`` (the seed's chart), one ``<step>.png`` per step (initial against the step, with
+the speedup in the title) and ``<a>_vs_<b>.png`` per variant comparison.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ..environment import machine_title  # noqa: E402
+
+
+def export(summary: dict, out: Path) -> list[Path]:
+    configs, written = summary.get("configs", {}), []
+    machine = machine_title(summary.get("environment", {}))
+    if "initial" in configs:
+        written.append(plot_sizes([configs["initial"]], out / "initial.png",
+                                  f"initial: latency by input size\n{machine}"))  # fmt: skip
+    if summary.get("kind") == "matrix" and configs:
+        drawn = [entry for entry in configs.values() if entry.get("by_size")]
+        if drawn:
+            written.append(plot_sizes(drawn, out / "configs.png",
+                                      f"all configurations\n{machine}"))  # fmt: skip
+    for item in summary.get("steps", []) + summary.get("comparisons", []):
+        vs = item.get("vs_initial") or item.get("comparison")
+        before, after = configs.get(vs["before"]) if vs else None, configs.get(item["label"])
+        if before and after:
+            title = f"{item['file']}: {_speedup_text(vs)}\n{machine}"
+            written.append(plot_sizes([before, after], out / f"{item['file']}.png", title))
+    return written
+
+
+def _speedup_text(comparison: dict) -> str:
+    low, high = comparison["ci95"]
+    return (
+        f"{comparison['value']:.2f}x (95% CI {low:.2f}-{high:.2f}, "
+        f"p={comparison['p_value']:.2g}, {comparison['verdict']})"
+    )
+
+
+def plot_sizes(entries: list[dict], path: Path, title: str) -> Path:
+    """One line per configuration: median latency (ms) by input size, 95% CI error bars."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for entry in entries:
+        by_size = entry.get("by_size") or {}
+        sizes = sorted(by_size, key=int)
+        medians = [by_size[s]["median"] for s in sizes]
+        low = [by_size[s]["median"] - by_size[s]["ci95"][0] for s in sizes]
+        high = [by_size[s]["ci95"][1] - by_size[s]["median"] for s in sizes]
+        ax.errorbar([int(s) for s in sizes], medians, yerr=[low, high], marker="o", capsize=3,
+                    label=_legend(entry))  # fmt: skip
+    ax.set_xlabel(f"input size ({entries[0].get('unit', 'items')} per call)")
+    ax.set_ylabel("latency per call (ms, median, 95% CI)")
+    ax.set_title(title, fontsize=9)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _legend(entry: dict) -> str:
+    sweep = entry.get("sweep") or {}
+    flag = " (unstable)" if sweep.get("unstable") else ""
+    return f"{entry['label']}: {sweep.get('median', float('nan')):.1f} ms/sweep{flag}"

@@ -1,0 +1,201 @@
+"""The default lab: record the environment, walk the optimisation steps from ``initial``, then
+re-measure initial and every step side by side (interleaved) and write the results folder.
+
+Phases, each resumable (runs are keyed by content, so a rerun reuses every finished one):
+
+1. screening: each step's candidate against the best configuration so far; kept if it wins;
+2. tuning (inside the ``threads`` step): the forking tuner over inter/intra/OMP threads;
+3. final: initial and every step's candidate, ``workers`` interleaved workers each.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import environment, steps
+from .export import export_all
+from .matrix import Permutation, resolve
+from .progress import Progress
+from .runner import RUNS, Job, Runner, measure_labelled, task_for
+from .summary import SCHEMA, comparison, config_entry
+from .variants import STOCK, Variant
+from .worker import tuning_objective
+
+INITIAL = "initial"
+TUNING_LOG = "tuning.jsonl"
+
+
+@dataclass
+class LabSettings:
+    """What the lab runs; ``base`` is a config table (see `tfopt.matrix.DEFAULTS`)."""
+
+    base: dict = field(default_factory=dict)
+    steps: list[str] | None = None
+    variants: dict[str, Variant] = field(default_factory=dict)
+    workers: int = 3
+    screen_workers: int = 2
+    tune_budget: int = 8
+    tune_max_threads: int | None = None
+
+
+class Lab:
+    def __init__(self, settings: LabSettings, out: Path, progress: Progress | None = None):
+        self.settings, self.out = settings, Path(out)
+        self.initial = resolve(settings.base)
+        self.progress = progress or Progress(0)
+        self.variants = {STOCK: Variant(STOCK), **settings.variants}
+        self.runner = Runner(self.out, self.variants, self.progress)
+        names = settings.steps or steps.default_steps(self.initial["workload"])
+        self.steps = steps.build(names, [v for v in settings.variants if v != STOCK])
+        self.tuned: dict = {}
+
+    # --- measuring -------------------------------------------------------------------------
+
+    def measure(self, configs: dict[str, dict], workers: int, tag: str) -> dict[str, list]:
+        return measure_labelled(self.runner, configs, workers, tag)
+
+    def tune(self, config: dict) -> dict:
+        """The forking tuner over inter/intra/OMP threads; finished trials are reused on rerun."""
+        import tuner
+
+        cores = self.settings.tune_max_threads or len(environment.cpu_record()["visible_cores"])
+        space = {"inter": tuner.Int(1, cores), "intra": tuner.Int(1, cores),
+                 "OMP_NUM_THREADS": tuner.Int(1, cores)}  # fmt: skip
+        job = Job(Permutation({**config, "tag": "tune"}), 0, "tune", self.out / RUNS / "tune")
+        task = task_for(job)  # every trial appends its logs to runs/tune/worker0.*
+        self.progress.note(f"tuning threads: up to {self.settings.tune_budget} trials")
+        started = time.monotonic()
+        result = tuner.minimize(
+            functools.partial(tuning_objective, task),
+            space,
+            budget=self.settings.tune_budget,
+            timeout=config["timeout"],
+            cpus=config["cpus"],
+            memory=config["memory"],
+            log=str(self.out / TUNING_LOG),
+            start={"inter": 1, "intra": cores, "OMP_NUM_THREADS": 1},
+            verbose=True,
+        )
+        if not result.best_config:
+            raise RuntimeError("the tuner found no working thread configuration")
+        best = result.best_config
+        knobs = {"inter": best["inter"], "intra": best["intra"], "omp": best["OMP_NUM_THREADS"]}
+        self.tuned = {"best_config": knobs, "best_ms": result.best_value * 1000,
+                      "trials": len(result.trials), "log": str(self.out / TUNING_LOG)}  # fmt: skip
+        self.progress.advance(f"tuned threads: {knobs} ({self.tuned['best_ms']:.1f} ms/sweep)",
+                              time.monotonic() - started, units=len(result.trials))  # fmt: skip
+        return knobs
+
+    # --- phases ----------------------------------------------------------------------------
+
+    def screen(self) -> list[dict]:
+        """Walk the steps from initial; each candidate is kept only if it beats the current."""
+        current_label, current = INITIAL, self.initial
+        walked = []
+        for step in self.steps:
+            candidate = step.candidate(current, self.tune)
+            if candidate == current:
+                continue
+            records = self.measure({current_label: current, step.name: candidate},
+                                   self.settings.screen_workers, "screen")  # fmt: skip
+            vs_previous = comparison(
+                config_entry(current_label, {}, records[current_label]),
+                config_entry(step.name, {}, records[step.name]),
+                self.initial["alpha"], self.initial["threshold"],
+            )  # fmt: skip
+            kept = bool(vs_previous and vs_previous["win"])
+            walked.append({"name": step.name, "label": step.name, "file": step.name,
+                           "change": step.change, "base": current_label, "config": candidate,
+                           "vs_previous": vs_previous, "kept": kept})  # fmt: skip
+            self.progress.note(f"step {step.name}: {_verdict(vs_previous)}; kept={kept}")
+            if kept:
+                current_label, current = step.name, candidate
+        return walked
+
+    def final(self, walked: list[dict]) -> dict[str, dict]:
+        configs = {INITIAL: self.initial, **{s["label"]: s["config"] for s in walked}}
+        records = self.measure(configs, self.settings.workers, "final")
+        return {label: config_entry(label, configs[label], recs) for label, recs in records.items()}
+
+    def run(self) -> dict:
+        """The whole lab; returns the summary after writing every results file."""
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.progress.expected = self.expected_runs()
+        env = self.record_environment()
+        self.progress.note(f"environment: {environment.machine_title(env)}")
+        walked = self.screen()
+        configs = self.final(walked)
+        summary = self.summarize(env, walked, configs)
+        export_all(summary, self.out)
+        return summary
+
+    def expected_runs(self) -> int:
+        """For the ETA: screening, tuning trials and the final re-measure."""
+        count = len(self.steps)
+        tuning = self.settings.tune_budget if "threads" in [s.name for s in self.steps] else 0
+        screening = (count + 1) * self.settings.screen_workers
+        return screening + tuning + (count + 1) * self.settings.workers
+
+    def record_environment(self) -> dict:
+        return record_environment(self.out / RUNS)
+
+    def summarize(self, env: dict, walked: list[dict], configs: dict[str, dict]) -> dict:
+        alpha, threshold = self.initial["alpha"], self.initial["threshold"]
+        initial = configs[INITIAL]
+        for step in walked:
+            step["vs_initial"] = comparison(initial, configs[step["label"]], alpha, threshold)
+            step.pop("config")
+        comparisons = [_variant_comparison(s, configs, alpha, threshold) for s in walked
+                       if s["name"].startswith("variant_")]  # fmt: skip
+        measured = {k: v for k, v in configs.items() if v.get("sweep")}
+        best = min(measured, key=lambda k: measured[k]["sweep"]["median"], default=INITIAL)
+        return {
+            "schema": SCHEMA,
+            "kind": "lab",
+            "title": f"tfopt lab: {self.initial['workload']}",
+            "environment": env,
+            "settings": self._settings(),
+            "configs": configs,
+            "steps": walked,
+            "comparisons": comparisons,
+            "tuning": self.tuned,
+            "best": best,
+            "speedup": comparison(initial, configs[best], alpha, threshold),
+        }
+
+    def _settings(self) -> dict:
+        keys = ("workload", "sizes", "warmup", "repeats", "duration", "cpus", "memory",
+                "alpha", "threshold")  # fmt: skip
+        return {**{k: self.initial[k] for k in keys}, "workers": self.settings.workers,
+                "screen_workers": self.settings.screen_workers,
+                "tune_budget": self.settings.tune_budget}  # fmt: skip
+
+
+def record_environment(log_dir: Path) -> dict:
+    """The environment record, TensorFlow's part probed in a child (logs kept in ``log_dir``)."""
+    import tuner
+
+    from .worker import probe_tensorflow
+
+    outcome = tuner.run_in_child(probe_tensorflow, str(log_dir), timeout=300)
+    return environment.environment_record(outcome.payload if outcome.ok else None)
+
+
+def _verdict(comparison_: dict | None) -> str:
+    if not comparison_:
+        return "not measured"
+    return f"{comparison_['value']:.2f}x vs previous, {comparison_['verdict']}"
+
+
+def _variant_comparison(step: dict, configs: dict, alpha: float, threshold: float) -> dict:
+    base = step["base"]
+    before_variant = configs[base]["params"].get("variant", STOCK)
+    after_variant = step["name"].removeprefix("variant_")
+    return {
+        "label": step["label"],
+        "file": f"{before_variant}_vs_{after_variant}",
+        "comparison": comparison(configs[base], configs[step["label"]], alpha, threshold),
+    }

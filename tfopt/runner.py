@@ -1,0 +1,225 @@
+"""Running (permutation, worker) jobs in child processes, saving each as it finishes.
+
+Storage stays in this process (ask-and-tell): children only measure and send back JSON. Every
+finished job is appended to ``run_data.csv`` and its run folder's ``metrics.json`` at once, so an
+interruption loses at most the jobs in flight, and a rerun skips every completed job.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import variants as variants_mod
+from .export import json_format, png_format
+from .export.csv_format import RUN_DATA, RunDataCsv
+from .matrix import Permutation
+from .progress import Progress
+from .records import OK, RunRecord
+from .summary import config_entry
+
+RUNS = "runs"
+METRICS = "metrics.json"
+KNOB_ENV = {"omp": "OMP_NUM_THREADS", "onednn": "TF_ENABLE_ONEDNN_OPTS"}
+
+
+@dataclass(frozen=True)
+class Job:
+    perm: Permutation
+    worker: int
+    label: str
+    folder: Path
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.perm.run_id, self.worker
+
+    @property
+    def cores_needed(self) -> int | None:
+        cpus = self.perm.config.get("cpus")
+        return None if cpus is None else max(1, int(-(-cpus // 1)))
+
+
+def jobs_for(perms: list[Permutation], labels: list[str], folders: list[Path], workers: int):
+    """Interleaved order: worker 0 of every permutation, then worker 1 of each (ABAB...)."""
+    return [
+        Job(perm, worker, label, folder)
+        for worker in range(workers)
+        for perm, label, folder in zip(perms, labels, folders, strict=True)
+    ]
+
+
+def task_for(job: Job) -> dict:
+    config = job.perm.config
+    return {
+        "workload": {k: config[k] for k in ("inputs", "signature")} | {"spec": config["workload"]},
+        "options": {k: config[k] for k in ("mode", "batch_size", "bucket")},
+        "threads": {k: config["knobs"].get(k) for k in ("inter", "intra")},
+        "sizes": config["sizes"],
+        "seed": config["seed"],
+        "warmup": config["warmup"],
+        "repeats": config["repeats"],
+        "duration": config["duration"],
+        "run_dir": str(job.folder),
+        "worker": job.worker,
+        "mem_trace": config["mem_trace"],
+    }
+
+
+def env_for(config: dict, variant: variants_mod.Variant) -> dict[str, str]:
+    """Env knobs as the child must see them before TensorFlow loads."""
+    env = {"TF_CPP_MIN_LOG_LEVEL": "1", **variant.env}
+    for knob, name in KNOB_ENV.items():
+        value = config["knobs"].get(knob)
+        if value is not None:
+            env[name] = str(int(value)) if isinstance(value, bool) else str(value)
+    env.update({k: str(v) for k, v in config["env"].items()})
+    return env
+
+
+class Runner:
+    def __init__(
+        self,
+        out: Path,
+        variants: dict[str, variants_mod.Variant],
+        progress: Progress,
+        parallel: bool = False,
+    ):
+        self.out, self.variants, self.progress = Path(out), variants, progress
+        self.parallel = parallel
+        self.csv = RunDataCsv(self.out / RUN_DATA)
+        self._pythons: dict[str, str | None] = {}
+
+    def completed(self) -> set[tuple[str, int]]:
+        return self.csv.completed()
+
+    def run(self, pending: Callable[[], list[Job]]) -> list[RunRecord]:
+        """Run what ``pending()`` lists until nothing is left; it is asked again after each job,
+        so a changed config adds or drops work. Returns the records made by this call."""
+        if self.parallel:
+            return self._run_parallel(pending)
+        made: list[RunRecord] = []
+        tried: set[tuple[str, int]] = set()
+        while True:
+            todo = self._todo(pending(), tried)
+            if not todo:
+                return made
+            tried.add(todo[0].key)
+            made.append(self._finish(todo[0], self._execute(todo[0], cpuset=None)))
+
+    def _todo(self, jobs: list[Job], tried: set, in_flight: int = 0) -> list[Job]:
+        done = self.completed()
+        todo = [job for job in jobs if job.key not in done and job.key not in tried]
+        self.progress.set_total(self.progress.done + len(todo) + in_flight)
+        return todo
+
+    def _run_parallel(self, pending: Callable[[], list[Job]]) -> list[RunRecord]:
+        all_cores = sorted(os.sched_getaffinity(0))
+        free = list(all_cores)
+        running: dict[futures.Future, tuple[Job, list[int]]] = {}
+        made, tried = [], set()
+        with futures.ThreadPoolExecutor(max_workers=len(all_cores)) as pool:
+            try:
+                while True:
+                    for job in self._todo(pending(), tried, len(running)):
+                        need = job.cores_needed or len(all_cores)
+                        if need > len(free):
+                            continue  # wait: a measured run never shares a core
+                        cores, free = free[:need], free[need:]
+                        tried.add(job.key)
+                        cpuset = ",".join(map(str, cores))
+                        running[pool.submit(self._execute, job, cpuset)] = (job, cores)
+                    if not running:
+                        return made
+                    finished, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
+                    for future in finished:
+                        job, cores = running.pop(future)
+                        free = sorted(free + cores)
+                        made.append(self._finish(job, future.result()))
+            except KeyboardInterrupt:
+                self.progress.note(f"interrupted: saving the {len(running)} run(s) in flight")
+                for future in futures.as_completed(running):
+                    made.append(self._finish(running[future][0], future.result()))
+                raise
+
+    def _execute(self, job: Job, cpuset: str | None) -> RunRecord:
+        import tuner
+
+        from . import worker
+
+        config = job.perm.config
+        variant = self.variants[config["variant"]]
+        options = variants_mod.run_options(variant, self._python(variant))
+        options["env"] = env_for(config, variant)
+        target = worker.measure_run if options["mode"] == "fork" else "tfopt.worker:measure_run"
+        limits = tuner.Limits(cpus=config["cpus"], memory=config["memory"], cpuset=cpuset)
+        outcome = tuner.run_in_child(
+            target, task_for(job), timeout=config["timeout"], limits=limits, **options
+        )
+        return RunRecord(
+            run_id=job.perm.run_id,
+            worker=job.worker,
+            label=job.label,
+            status=outcome.status.value,
+            params=job.perm.run_params,
+            payload=outcome.payload if isinstance(outcome.payload, dict) else None,
+            reason=outcome.reason,
+            wall_time=outcome.wall_time,
+            peak_rss=outcome.peak_rss,
+            backend=outcome.backend,
+            folder=str(job.folder.relative_to(self.out)),
+        )
+
+    def _python(self, variant: variants_mod.Variant) -> str | None:
+        if variant.name not in self._pythons:
+            self._pythons[variant.name] = variants_mod.interpreter(variant, self.progress.note)
+        return self._pythons[variant.name]
+
+    def _finish(self, job: Job, record: RunRecord) -> RunRecord:
+        """Save at once: the CSV row, the folder's metrics.json and its plot."""
+        self.csv.append(record)
+        records = {r.worker: r for r in load_records(job.folder)}
+        records[record.worker] = record
+        save_records(job.folder, job.label, job.perm, list(records.values()))
+        status = "ok" if record.status == OK else f"{record.status}: {_first_line(record.reason)}"
+        self.progress.advance(f"{job.label} worker {job.worker} {status}", record.wall_time)
+        return record
+
+
+def _first_line(text: str | None) -> str:
+    return (text or "").strip().splitlines()[0][:160] if text else ""
+
+
+def save_records(folder: Path, label: str, perm: Permutation, records: list[RunRecord]) -> None:
+    entry = config_entry(label, perm.run_params, records)
+    data = {"run_id": perm.run_id, "label": label, "params": perm.run_params, "summary": entry,
+            "workers": [r.__dict__ for r in sorted(records, key=lambda r: r.worker)]}  # fmt: skip
+    json_format.write_json(folder / METRICS, data)
+    if entry.get("by_size"):
+        png_format.plot_sizes([entry], folder / "latency.png", f"{label}: latency by input size")
+
+
+def load_records(folder: Path) -> list[RunRecord]:
+    path = folder / METRICS
+    if not path.exists():
+        return []
+    return [RunRecord(**item) for item in json_format.read_json(path)["workers"]]
+
+
+def measure_labelled(
+    runner: Runner, configs: dict[str, dict], workers: int, tag: str
+) -> dict[str, list[RunRecord]]:
+    """Interleaved workers of each labelled config; every completed record per label (resumed
+    ones included). ``tag`` keeps phases apart: the same config in two phases is two runs."""
+    perms = {label: Permutation({**config, "tag": tag}) for label, config in configs.items()}
+    folders = {label: runner.out / RUNS / f"{tag}_{label}_{perm.run_id[:6]}"
+               for label, perm in perms.items()}  # fmt: skip
+    jobs = jobs_for(list(perms.values()), list(perms), list(folders.values()), workers)
+    runner.run(lambda: jobs)
+    return {
+        label: [r for r in load_records(folders[label]) if r.run_id == perm.run_id]
+        for label, perm in perms.items()
+    }

@@ -1,0 +1,55 @@
+"""Turning run records into the summary every exporter draws from (figures in milliseconds)."""
+
+from __future__ import annotations
+
+from .records import RunRecord, pooled, pooled_by_size
+from .stats import Sample, compare
+
+SCHEMA = 1
+MS = 1000.0
+
+
+def config_entry(label: str, params: dict, records: list[RunRecord]) -> dict:
+    """Everything about one configuration, pooled over its completed workers."""
+    done = [r for r in records if r.ok]
+    failed = [{"worker": r.worker, "status": r.status, "reason": r.reason} for r in records
+              if not r.ok]  # fmt: skip
+    entry = {"label": label, "params": params, "workers": len(done), "failed": failed}
+    sample = pooled(done)
+    if sample is None:
+        return {**entry, "sweep": None, "warnings": ["no worker completed"]}
+    items = done[0].payload.get("items_per_sweep", 0)
+    return {
+        **entry,
+        "unit": done[0].payload.get("unit", "items"),
+        "sweep": sample.summary(),
+        "sweep_ci95": [v * MS for v in sample.median_ci()],
+        "throughput": items / sample.median() if sample.median() else 0.0,
+        "by_size": {str(size): _size_entry(s) for size, s in pooled_by_size(done).items()},
+        "sweeps_ms": [v * MS for v in sample.values],
+        "sweeps_worker": list(sample.groups),
+        "tensorflow": done[0].payload.get("tensorflow"),
+        "warnings": sample.instability(),
+    }
+
+
+def _size_entry(sample: Sample) -> dict:
+    low, high = sample.median_ci()
+    return {
+        "median": sample.median() * MS,
+        "ci95": [low * MS, high * MS],
+        "p90": sample.percentile(90) * MS,
+        "n": len(sample),
+    }
+
+
+def comparison(before: dict, after: dict, alpha: float, threshold: float) -> dict | None:
+    """``after`` against ``before``, from their stored sweeps (so it can be redone from JSON)."""
+    if not before.get("sweeps_ms") or not after.get("sweeps_ms"):
+        return None
+    result = compare(_sample(before), _sample(after), alpha=alpha, threshold=threshold)
+    return {"before": before["label"], "after": after["label"], **result.to_dict()}
+
+
+def _sample(entry: dict) -> Sample:
+    return Sample(entry["sweeps_ms"], entry.get("sweeps_worker"))

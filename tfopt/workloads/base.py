@@ -1,0 +1,54 @@
+"""The interface every workload implements."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Built:
+    """A workload made ready inside a worker: the call to time and its input maker."""
+
+    predict: Callable[[Any], Any]
+    make_input: Callable[[int, int], Any]  # (size, seed) -> one input of that size
+
+
+class Workload(ABC):
+    """``build`` runs in the worker; the rest must stay cheap and TensorFlow-free."""
+
+    spec: str
+    unit: str = "items"  # what an input's size counts, for throughput
+
+    @abstractmethod
+    def build(self, options: dict) -> Built:
+        """Construct the model with ``options`` (mode, batch_size, bucket: None = default)."""
+
+    def describe(self) -> dict:
+        return {"workload": self.spec, "unit": self.unit}
+
+
+def check_importable(target: str, what: str) -> tuple[str, str]:
+    """Split ``module:function`` and check the module exists, without importing it."""
+    module, sep, function = target.partition(":")
+    if not sep or not module or not function.isidentifier():
+        raise ValueError(f"{what} {target!r} must look like 'package.module:function'")
+    try:
+        found = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        found = None
+    if found is None:
+        raise ValueError(f"{what} {target!r}: module {module!r} cannot be found on sys.path")
+    return module, function
+
+
+def load_callable(target: str, what: str) -> Callable:
+    module, function = check_importable(target, what)
+    obj = getattr(importlib.import_module(module), function, None)
+    if not callable(obj):
+        raise ValueError(f"{what} {target!r}: {module} has no callable named {function!r}")
+    return obj

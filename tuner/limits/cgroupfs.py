@@ -1,0 +1,86 @@
+"""Reading and writing the cgroup filesystem: where this process's cgroups are, for v1 and v2."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+
+
+def own_paths(proc_file: str = "/proc/self/cgroup") -> dict[str, str]:
+    """Controller -> this process's cgroup path; the v2 (unified) entry is under key ``""``."""
+    paths = {}
+    for line in Path(proc_file).read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(","):
+            paths[controller] = path
+    return paths
+
+
+def v1_dir(controller: str, root: Path = ROOT) -> Path | None:
+    """This process's directory in the v1 hierarchy of ``controller``, None if not mounted v1.
+
+    Inside a container without a cgroup namespace the recorded path does not exist under the
+    mount, whose root then is the container's own cgroup.
+    """
+    mount = root / controller
+    if not (mount / "cgroup.procs").exists() or (mount / "cgroup.controllers").exists():
+        return None
+    path = own_paths().get(controller, "/").lstrip("/")
+    return mount / path if (mount / path).is_dir() else mount
+
+
+def v2_mount(root: Path = ROOT) -> Path | None:
+    """The unified hierarchy: the root itself (pure v2) or ``unified/`` (hybrid)."""
+    for candidate in (root, root / "unified"):
+        if (candidate / "cgroup.controllers").exists():
+            return candidate
+    return None
+
+
+def v2_dir(root: Path = ROOT) -> Path | None:
+    mount = v2_mount(root)
+    if mount is None:
+        return None
+    path = own_paths().get("", "/").lstrip("/")
+    return mount / path if (mount / path).is_dir() else mount
+
+
+def read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+def write(path: Path, value: object) -> None:
+    path.write_text(f"{value}\n")
+
+
+def ancestors(directory: Path, mount: Path) -> list[Path]:
+    """``directory`` and each parent up to ``mount``: a limit anywhere on the way applies."""
+    chain = [directory]
+    while chain[-1] != mount and mount in chain[-1].parents:
+        chain.append(chain[-1].parent)
+    return chain
+
+
+def remove(directory: Path, attempts: int = 50) -> None:
+    """rmdir a trial cgroup; the kernel may report it busy for a moment after its last task."""
+    for _ in range(attempts):
+        try:
+            directory.rmdir()
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.02)
+    with contextlib.suppress(OSError):
+        directory.rmdir()
+
+
+def trial_name(counter: int) -> str:
+    return f"tfopt-trial-{os.getpid()}-{counter}"

@@ -1,0 +1,427 @@
+"""All fork/spawn, pipe, timeout and reaping plumbing: run one function in one child process.
+
+Every child runs in its own process group, so a timeout or Ctrl-C kills the trial and anything it
+started, and the terminal's Ctrl-C reaches only the parent, which then stops the child itself.
+Every child is reaped with ``wait4`` (no zombies), which also gives its peak RSS.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, NoReturn
+
+from tuner import worker
+from tuner.limits import Limits, as_limits, choose_backend
+from tuner.limits.base import Backend, Confinement
+from tuner.outcome import TrialOutcome, TrialStatus
+
+MODES = ("fork", "spawn")
+PROJECT_ROOT = str(Path(__file__).resolve().parents[1])
+_STDERR_TAIL = 4000
+
+
+def run_in_child(
+    target: Callable[..., Any] | str,
+    *args: Any,
+    mode: str = "fork",
+    timeout: float | None = None,
+    limits: Limits | Mapping | None = None,
+    env: Mapping[str, str] | None = None,
+    python: str | None = None,
+    backend: str | Backend | None = None,
+    kwargs: Mapping[str, Any] | None = None,
+) -> TrialOutcome:
+    """Run ``target(*args, **kwargs)`` in a child process under ``limits``; return what happened.
+
+    ``mode="fork"`` forks this process (cheap: heavy imports are already done); ``target`` is a
+    callable or a ``"module:function"`` string. ``mode="spawn"`` starts ``python -m tuner.worker``
+    (``python`` defaults to this interpreter), which sets ``env`` before importing the target, so
+    knobs read at library load work; ``target`` must then be a ``"module:function"`` string or an
+    importable module-level function. The target's return value comes back as JSON data in
+    ``outcome.payload`` (and ``outcome.value`` if it is a number). Ctrl-C stops the child, reaps it,
+    then raises ``KeyboardInterrupt``.
+
+    >>> run_in_child(pow, 2, 10).value
+    1024.0
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if timeout is not None and not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    env = {str(k): str(v) for k, v in (env or {}).items()}
+    chosen = choose_backend(as_limits(limits), mode, backend)
+    with chosen.open(as_limits(limits)) as confinement:
+        if mode == "fork":
+            check_fork_safe()
+            run = _ForkedTrial(as_callable(target), args, dict(kwargs or {}), env, confinement)
+        else:
+            task = spawn_task(target, args, dict(kwargs or {}), env)
+            run = _SpawnedTrial(task, python or sys.executable, env, confinement)
+        return run.execute(timeout)
+
+
+class ChildEnd:
+    """Held by a child that `fork_here` returned into: ``finish`` sends its result and exits."""
+
+    def __init__(self, write_fd: int) -> None:
+        self.write_fd = write_fd
+
+    def finish(self, record: dict) -> NoReturn:
+        _write_and_exit(self.write_fd, record)
+
+
+def fork_here(
+    timeout: float | None = None,
+    limits: Limits | Mapping | None = None,
+    env: Mapping[str, str] | None = None,
+    backend: str | Backend | None = None,
+) -> TrialOutcome | ChildEnd:
+    """Fork, and return in both processes, like ``os.fork`` with the tuner's care around it.
+
+    The child (confined, in its own process group, ``env`` applied) gets a `ChildEnd` and must
+    end with ``ChildEnd.finish(record)``; the parent waits for that record and gets the
+    `TrialOutcome`. This is what lets a ``for`` loop's body run once per child
+    (`tuner.generator`).
+    """
+    limits = as_limits(limits)
+    confinement = choose_backend(limits, "fork", backend).open(limits)
+    check_fork_safe()
+    trial = _ForkPoint(env, confinement)
+    try:
+        outcome = trial.execute(timeout)
+    except _InChild as inside:
+        return inside.end  # the child: its confinement belongs to the parent
+    except BaseException:
+        confinement.close()
+        raise
+    confinement.close()
+    return outcome
+
+
+def as_callable(target: Callable[..., Any] | str) -> Callable[..., Any]:
+    if isinstance(target, str):
+        return worker.resolve(target)
+    if not callable(target):
+        raise TypeError(f"target must be a callable or a 'module:function' string, got {target!r}")
+    return target
+
+
+def target_name(target: Callable[..., Any] | str) -> str:
+    """``"module:qualname"`` for a spawn task; functions defined in ``__main__`` cannot be found."""
+    if isinstance(target, str):
+        if target.count(":") != 1:
+            raise ValueError(f"target must look like 'package.module:function', got {target!r}")
+        return target
+    module, qualname = getattr(target, "__module__", None), getattr(target, "__qualname__", "")
+    if module in (None, "__main__") or "<" in qualname:
+        raise TypeError(
+            f"spawn mode needs an importable module-level function or a 'module:function' "
+            f"string; {target!r} cannot be found by a fresh interpreter"
+        )
+    return f"{module}:{qualname}"
+
+
+def spawn_task(target: Any, args: tuple, kwargs: dict, env: dict[str, str]) -> dict:
+    task = {
+        "protocol": worker.PROTOCOL,
+        "target": target_name(target),
+        "args": list(args),
+        "kwargs": kwargs,
+        "env": env,
+        "path": [PROJECT_ROOT],
+    }
+    try:
+        json.dumps(task)
+    except TypeError as exc:
+        raise TypeError(f"spawn mode sends arguments as JSON, and these are not: {exc}") from None
+    return task
+
+
+def check_fork_safe() -> None:
+    """Refuse to fork once TensorFlow's runtime has started: its thread pools are then fixed."""
+    if "tensorflow" not in sys.modules:
+        return
+    from tensorflow.python.eager import context
+
+    ctx = context.context_safe()
+    if ctx is not None and getattr(ctx, "_context_handle", None) is not None:
+        raise RuntimeError(
+            "TensorFlow's runtime has already started in this process (a tensor or op was "
+            "created), so forked trials would inherit its fixed thread pools. Import TensorFlow "
+            "but create no tensors before tuning, or use mode='spawn'."
+        )
+
+
+class _ChildTrial:
+    """What forked and spawned trials share: waiting, killing, reaping and classifying."""
+
+    confinement: Confinement
+
+    def execute(self, timeout: float | None) -> TrialOutcome:
+        _flush_std_streams()
+        start = time.monotonic()
+        pid, fd = self.start()
+        deadline = None if timeout is None else start + timeout
+        try:
+            data = _read_until_eof(fd, deadline)
+        except BaseException:
+            self.kill(pid)
+            _reap(pid)
+            raise
+        finally:
+            os.close(fd)
+        if data is None:
+            self.kill(pid)
+        status, rusage = _reap(pid)
+        outcome = self.classify(data, status, rusage, pid)
+        outcome.wall_time = time.monotonic() - start
+        return outcome
+
+    def start(self) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def kill(self, pid: int) -> None:
+        """Kill the child's process group, then whatever the backend runs outside it."""
+        _kill_group(pid)
+        self.confinement.stop()
+
+    def result_record(self, data: bytes) -> dict | None:
+        raise NotImplementedError
+
+    def failure_detail(self) -> str:
+        return ""
+
+    def classify(self, data: bytes | None, wait_status: int, rusage: Any, pid: int) -> TrialOutcome:
+        conf = self.confinement
+        outcome = TrialOutcome(
+            status=TrialStatus.FAIL,
+            pid=pid,
+            peak_rss=rusage.ru_maxrss * 1024,
+            backend=conf.backend,
+            enforced=dict(conf.enforced),
+            warnings=list(conf.warnings),
+        )
+        record = self.result_record(data) if data else None
+        if record is not None:
+            _apply_record(outcome, record)
+        elif data is None:
+            outcome.status, outcome.reason = TrialStatus.TIMEOUT, "killed after the timeout"
+        elif conf.oom_killed():
+            outcome.status, outcome.reason = TrialStatus.OOM, "killed by the memory cap"
+        else:
+            outcome.status, outcome.reason = _ended_without_result(wait_status)
+            outcome.reason += self.failure_detail()
+        return outcome
+
+
+class _ForkedTrial(_ChildTrial):
+    def __init__(self, target, args, kwargs, env, confinement) -> None:
+        self.target, self.args, self.kwargs = target, args, kwargs
+        self.env, self.confinement = env, confinement
+
+    def start(self) -> tuple[int, int]:
+        read_fd, write_fd = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child never returns from here
+            os.close(read_fd)
+            self._child(write_fd)
+        os.close(write_fd)
+        _set_group(pid)
+        return pid, read_fd
+
+    def _child(self, write_fd: int) -> None:
+        result = worker.record("fail", reason="the child failed before running the trial")
+        try:
+            self._setup_child()
+            result = worker.call(self.target, self.args, self.kwargs)
+        except BaseException as exc:  # noqa: B036 - the child must always reach os._exit
+            result = _setup_failure(exc)
+        finally:
+            _write_and_exit(write_fd, result)
+
+    def _setup_child(self) -> None:
+        os.setpgid(0, 0)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        self.confinement.enter_child()
+        os.environ.update(self.env)
+
+    def result_record(self, data: bytes) -> dict | None:
+        return _parse_record(data)
+
+
+class _SpawnedTrial(_ChildTrial):
+    def __init__(self, task, python, env, confinement) -> None:
+        self.task, self.python, self.env, self.confinement = task, python, env, confinement
+
+    def execute(self, timeout: float | None) -> TrialOutcome:
+        with tempfile.TemporaryFile() as self.stderr:
+            return super().execute(timeout)
+
+    def start(self) -> tuple[int, int]:
+        argv = self.confinement.command([self.python, "-m", "tuner.worker"], self.env)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.stderr,
+            env=self.child_env(),
+            preexec_fn=self._in_child,
+        )
+        proc.stdin.write(json.dumps(self.task).encode())
+        proc.stdin.close()
+        proc.returncode = 0  # reaped by wait4 below: keep Popen from trying to reap it again
+        raw = proc.stdout.detach()
+        fd = os.dup(raw.fileno())
+        raw.close()
+        return proc.pid, fd
+
+    def _in_child(self) -> None:
+        os.setpgid(0, 0)
+        self.confinement.enter_child()
+
+    def child_env(self) -> dict[str, str]:
+        path = os.pathsep.join(p for p in (PROJECT_ROOT, os.environ.get("PYTHONPATH")) if p)
+        return {**os.environ, **self.env, "PYTHONPATH": path}
+
+    def result_record(self, data: bytes) -> dict | None:
+        lines = data.decode(errors="replace").strip().splitlines()
+        return _parse_record(lines[-1].encode()) if lines else None
+
+    def failure_detail(self) -> str:
+        self.stderr.seek(0)
+        tail = self.stderr.read().decode(errors="replace")[-_STDERR_TAIL:].strip()
+        return f"; stderr ends with:\n{tail}" if tail else ""
+
+
+class _InChild(BaseException):
+    """Carries a `fork_here` child out of the trial machinery, back to its caller."""
+
+    def __init__(self, end: ChildEnd) -> None:
+        super().__init__()
+        self.end = end
+
+
+class _ForkPoint(_ForkedTrial):
+    """A forked trial whose child returns to the caller instead of running a target."""
+
+    def __init__(self, env, confinement) -> None:
+        super().__init__(None, (), {}, dict(env or {}), confinement)
+
+    def _child(self, write_fd: int) -> None:
+        try:
+            self._setup_child()
+        except BaseException as exc:  # noqa: B036 - the child must always reach os._exit
+            _write_and_exit(write_fd, _setup_failure(exc))
+        raise _InChild(ChildEnd(write_fd))
+
+
+def _setup_failure(exc: BaseException) -> dict:
+    return worker.record("fail", reason=f"setting up the child: {worker.describe(exc)}")
+
+
+def _apply_record(outcome: TrialOutcome, record: dict) -> None:
+    outcome.status = TrialStatus(record.get("status", "fail"))
+    outcome.payload = record.get("payload")
+    outcome.value = record.get("value")
+    outcome.reason = record.get("reason")
+    outcome.pid = record.get("pid") or outcome.pid
+    outcome.peak_rss = max(outcome.peak_rss or 0, record.get("peak_rss") or 0) or None
+
+
+def _parse_record(data: bytes) -> dict | None:
+    try:
+        record = json.loads(data)
+    except ValueError:
+        return None
+    if not isinstance(record, dict) or record.get("protocol") != worker.PROTOCOL:
+        return None
+    return record
+
+
+def _ended_without_result(wait_status: int) -> tuple[TrialStatus, str]:
+    if os.WIFSIGNALED(wait_status):
+        sig = signal.Signals(os.WTERMSIG(wait_status))
+        return TrialStatus.SIGNALLED, f"killed by {sig.name} before reporting a result"
+    code = os.waitstatus_to_exitcode(wait_status)
+    return TrialStatus.FAIL, f"exited with code {code} without reporting a result"
+
+
+def _write_and_exit(write_fd: int, result: dict) -> NoReturn:
+    try:
+        _flush_std_streams()
+        data = json.dumps(result).encode()
+        while data:
+            data = data[os.write(write_fd, data) :]
+    finally:
+        os._exit(0)
+
+
+def _flush_std_streams() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # closed or broken: nothing to keep
+            stream.flush()
+
+
+def _read_until_eof(fd: int, deadline: float | None) -> bytes | None:
+    """Everything the child writes until it closes its end; None if the deadline passes first."""
+    chunks = []
+    while True:
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        ready, _, _ = select.select([fd], [], [], wait)
+        if not ready:
+            return None
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+
+
+def _set_group(pid: int) -> None:
+    """Also set the group from the parent, so a kill right after fork cannot miss the child."""
+    with contextlib.suppress(OSError):  # the child already did it (or already exec'd)
+        os.setpgid(pid, pid)
+
+
+def _kill_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _reap(pid: int) -> tuple[int, Any]:
+    """Wait for the child, kill anything it left in its group, then reap it.
+
+    The exited child stays a zombie until ``wait4``, so its group id cannot be reused by an
+    unrelated process while we kill the group. Ctrl-C meanwhile is re-raised once it is reaped.
+    """
+    waited: list = []
+    interrupted = _wait_through_ctrl_c(
+        pid, lambda: os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+    )
+    _kill_group(pid)
+    interrupted |= _wait_through_ctrl_c(pid, lambda: waited.append(os.wait4(pid, 0)))
+    if interrupted:
+        raise KeyboardInterrupt
+    _, status, rusage = waited[0]
+    return status, rusage
+
+
+def _wait_through_ctrl_c(pid: int, wait: Callable[[], Any]) -> bool:
+    """Run ``wait`` to completion even through Ctrl-C (killing the child); True if interrupted."""
+    interrupted = False
+    while True:
+        try:
+            wait()
+            return interrupted
+        except KeyboardInterrupt:
+            interrupted = True
+            _kill_group(pid)

@@ -1,0 +1,228 @@
+"""The parent side: ask the strategy, run trials in children, tell values back, keep the best.
+
+Noise handling: each configuration is measured ``repeats`` times and scored by the median; when
+a configuration is about to take the lead, the incumbent is measured once more first, so a lucky
+early measurement does not keep the lead by chance. Spreads stay with every evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tuner.limits import Limits
+from tuner.log import TrialLog
+from tuner.outcome import TrialOutcome, TrialStatus
+from tuner.process import run_in_child
+from tuner.space import Space
+from tuner.strategies import Strategy, make_strategy
+from tuner.tf import check_knobs
+from tuner.trial import Evaluation, Trial
+
+Executor = Callable[[dict], TrialOutcome]
+
+
+@dataclass
+class Result:
+    best_config: dict | None
+    best_value: float
+    trials: list[Trial]
+    evaluations: list[Evaluation]
+    interrupted: bool = False
+    best_spread: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def evaluated(self) -> int:
+        """Distinct configurations measured (the budget's unit)."""
+        return len(self.evaluations)
+
+    def as_dict(self) -> dict:
+        return {
+            "best_config": self.best_config,
+            "best_value": self.best_value,
+            "best_spread": self.best_spread,
+            "interrupted": self.interrupted,
+            "evaluations": [e.as_dict() for e in self.evaluations],
+            "trials": [t.as_dict() for t in self.trials],
+        }
+
+    def __str__(self) -> str:
+        failed = sum(t.status is not TrialStatus.COMPLETE for t in self.trials)
+        stop = " (interrupted)" if self.interrupted else ""
+        return (
+            f"best {self.best_config} -> {self.best_value:.6g} after {self.evaluated} "
+            f"configurations, {len(self.trials)} trials ({failed} failed){stop}"
+        )
+
+
+class Study:
+    """One search: a strategy, an executor running trials, and optionally a log to resume from."""
+
+    def __init__(
+        self,
+        space: Space,
+        strategy: Strategy,
+        executor: Executor,
+        budget: int | None = None,
+        repeats: int = 1,
+        remeasure_incumbent: bool = True,
+        log: TrialLog | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.space, self.strategy, self.executor = space, strategy, executor
+        self.budget, self.repeats = budget, repeats
+        self.remeasure_incumbent, self.log, self.verbose = remeasure_incumbent, log, verbose
+        self.trials: list[Trial] = []
+        self.evaluations: dict[str, Evaluation] = {}
+        self.interrupted = False
+
+    def run(self) -> Result:
+        try:
+            while self.budget is None or len(self.evaluations) < self.budget:
+                config = self.strategy.ask()
+                if config is None:
+                    break
+                self.strategy.tell(config, self.evaluate(config).value)
+        except KeyboardInterrupt:
+            self.interrupted = True
+        return self.result()
+
+    def evaluate(self, config: dict) -> Evaluation:
+        key = self.space.key(config)
+        if key in self.evaluations:
+            return self.evaluations[key]
+        incumbent = self.incumbent()
+        evaluation = self.evaluations[key] = Evaluation(config)
+        for repeat in range(self.repeats):
+            evaluation.values.append(self.trial(config, repeat).value)
+        if self.remeasure_incumbent and incumbent and evaluation.value < incumbent.value:
+            incumbent.values.append(self.trial(incumbent.config, len(incumbent.values)).value)
+        return evaluation
+
+    def incumbent(self) -> Evaluation | None:
+        finite = [e for e in self.evaluations.values() if math.isfinite(e.value)]
+        return min(finite, key=lambda e: e.value, default=None)
+
+    def trial(self, config: dict, repeat: int) -> Trial:
+        trial = self.log.lookup(config, repeat) if self.log else None
+        if trial is None:
+            trial = self._run(config, repeat)
+        self.trials.append(trial)
+        self._say(trial)
+        return trial
+
+    def _run(self, config: dict, repeat: int) -> Trial:
+        number = len(self.trials)
+        try:
+            outcome = self.executor(config)
+        except KeyboardInterrupt:
+            interrupted = TrialOutcome(TrialStatus.INTERRUPTED, reason="stopped by Ctrl-C")
+            self._record(Trial.from_outcome(number, config, repeat, interrupted))
+            raise
+        trial = Trial.from_outcome(number, config, repeat, outcome)
+        self._record(trial)
+        return trial
+
+    def _record(self, trial: Trial) -> None:
+        if self.log:
+            self.log.append(trial)
+
+    def _say(self, trial: Trial) -> None:
+        if not self.verbose:
+            return
+        what = f"{trial.value:.6g}" if trial.status is TrialStatus.COMPLETE else trial.status.value
+        reason = f" ({trial.reason.splitlines()[0]})" if trial.reason else ""
+        resumed = " [from log]" if trial.resumed else ""
+        print(f"trial {trial.number}: {trial.config} -> {what}{reason}{resumed}", file=sys.stderr)
+
+    def result(self) -> Result:
+        best = self.incumbent()
+        return Result(
+            best_config=best.config if best else None,
+            best_value=best.value if best else math.inf,
+            trials=list(self.trials),
+            evaluations=list(self.evaluations.values()),
+            interrupted=self.interrupted,
+            best_spread=best.spread if best else {},
+        )
+
+
+def env_knobs(config: Mapping[str, Any]) -> dict[str, str]:
+    """Knobs named like environment variables (``OMP_NUM_THREADS``) go into the child's env."""
+    return {name: str(value) for name, value in config.items() if name.isupper()}
+
+
+def minimize(
+    objective: Callable[[dict], float] | str,
+    space: Mapping[str, Any] | Space,
+    strategy: str | Strategy = "nelder-mead",
+    budget: int | None = None,
+    repeats: int = 1,
+    timeout: float | None = None,
+    cpus: float | None = None,
+    memory: int | str | None = None,
+    log: str | None = None,
+    *,
+    cpuset: str | None = None,
+    mode: str | None = None,
+    start: Mapping[str, Any] | None = None,
+    seed: int | None = None,
+    remeasure_incumbent: bool = True,
+    backend: str | None = None,
+    python: str | None = None,
+    verbose: bool = False,
+) -> Result:
+    """Minimise ``objective(config) -> float`` over ``space``, one child process per trial.
+
+    ``space`` maps knob names to `tuner.Int` / `tuner.Choice`. Knobs named like environment
+    variables (all capitals) are also exported to the child's environment. ``budget`` caps the
+    number of distinct configurations, each measured ``repeats`` times (median decides). A trial
+    that raises, times out, crashes or is OOM-killed scores +inf and the search goes on. ``log``
+    is a JSONL file written as trials finish; rerunning with it skips finished trials. Ctrl-C
+    stops the search and returns what finished, with ``result.interrupted`` set.
+
+    >>> import tuner
+    >>> r = tuner.minimize(lambda c: (c["x"] - 3) ** 2, {"x": tuner.Int(0, 10)})
+    >>> r.best_config, r.best_value
+    ({'x': 3}, 0.0)
+    """
+    space = Space(space)
+    _check_counts(budget, repeats)
+    limits = Limits(cpus=cpus, memory=memory, cpuset=cpuset)
+    mode = mode or default_mode(objective)
+    check_knobs(space.params, mode)
+
+    def executor(config: dict) -> TrialOutcome:
+        return run_in_child(
+            objective, config, mode=mode, timeout=timeout, limits=limits,
+            env=env_knobs(config), python=python, backend=backend,
+        )  # fmt: skip
+
+    study = Study(
+        space,
+        make_strategy(strategy, space, seed=seed, start=start),
+        executor,
+        budget=budget,
+        repeats=repeats,
+        remeasure_incumbent=remeasure_incumbent,
+        log=TrialLog(log, space) if log else None,
+        verbose=verbose,
+    )
+    return study.run()
+
+
+def default_mode(objective: Any) -> str:
+    """Spawn for a ``"module:function"`` objective, in Jupyter and on macOS; fork otherwise."""
+    unsafe_fork = sys.platform == "darwin" or "ipykernel" in sys.modules
+    return "spawn" if isinstance(objective, str) or unsafe_fork else "fork"
+
+
+def _check_counts(budget: int | None, repeats: int) -> None:
+    for name, count in (("budget", budget), ("repeats", repeats)):
+        if count is None and name == "budget":
+            continue
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"{name} must be a positive integer, got {count!r}")

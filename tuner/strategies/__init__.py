@@ -1,0 +1,31 @@
+"""Search strategies behind one ask/tell interface (`tuner.strategies.base.Strategy`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib import import_module
+from typing import Any
+
+from tuner.space import Space
+from tuner.strategies.base import Strategy
+
+#: name -> "module:Class"; adding a strategy means adding one module and one line here.
+STRATEGIES = {
+    "nelder-mead": "tuner.strategies.nelder_mead:NelderMead",
+    "grid": "tuner.strategies.grid:Grid",
+    "random": "tuner.strategies.random:Random",
+}
+
+
+def make_strategy(
+    strategy: str | Strategy,
+    space: Space,
+    seed: int | None = None,
+    start: Mapping[str, Any] | None = None,
+) -> Strategy:
+    if isinstance(strategy, Strategy):
+        return strategy
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
+    module_name, class_name = STRATEGIES[strategy].split(":")
+    return getattr(import_module(module_name), class_name)(space, seed=seed, start=start)

@@ -1,0 +1,87 @@
+"""Trials (one child run) and evaluations (all runs of one configuration, summarised)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from tuner.outcome import TrialOutcome, TrialStatus
+
+
+@dataclass
+class Trial:
+    """One run of the objective on one configuration, in one child process."""
+
+    number: int
+    config: dict
+    repeat: int
+    status: TrialStatus
+    value: float  # +inf unless the trial completed with a number
+    reason: str | None = None
+    wall_time: float = 0.0
+    pid: int | None = None
+    peak_rss: int | None = None
+    backend: str = "none"
+    warnings: list[str] = field(default_factory=list)
+    resumed: bool = False  # taken from the log instead of run again
+
+    @classmethod
+    def from_outcome(cls, number: int, config: dict, repeat: int, outcome: TrialOutcome) -> Trial:
+        status, reason = outcome.status, outcome.reason
+        if status is TrialStatus.COMPLETE and outcome.value is None:
+            status = TrialStatus.FAIL
+            reason = f"the objective returned {outcome.payload!r}, not a number"
+        return cls(
+            number=number,
+            config=config,
+            repeat=repeat,
+            status=status,
+            value=outcome.score if status is TrialStatus.COMPLETE else math.inf,
+            reason=reason,
+            wall_time=outcome.wall_time,
+            pid=outcome.pid,
+            peak_rss=outcome.peak_rss,
+            backend=outcome.backend,
+            warnings=outcome.warnings,
+        )
+
+    def as_dict(self) -> dict:
+        data = asdict(self)
+        data["status"] = self.status.value
+        del data["resumed"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Trial:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        fields["status"] = TrialStatus(fields["status"])
+        fields["value"] = float(fields["value"])
+        fields["resumed"] = True
+        return cls(**fields)
+
+
+@dataclass
+class Evaluation:
+    """A configuration's measurements: the median decides, the spread is kept beside it."""
+
+    config: dict
+    values: list[float] = field(default_factory=list)
+
+    @property
+    def value(self) -> float:
+        return statistics.median(self.values) if self.values else math.inf
+
+    @property
+    def spread(self) -> dict[str, float]:
+        """min, max and median absolute deviation of the finite values."""
+        finite = [v for v in self.values if math.isfinite(v)]
+        if not finite:
+            return {"min": math.inf, "max": math.inf, "mad": math.inf}
+        centre = statistics.median(finite)
+        mad = statistics.median(abs(v - centre) for v in finite)
+        return {"min": min(finite), "max": max(finite), "mad": mad}
+
+    def as_dict(self) -> dict:
+        return {"config": self.config, "value": self.value, "values": self.values, **self.spread}
