@@ -52,10 +52,10 @@ def chunks(words: Iterable[str], size: int) -> Iterator[list[str]]:
         yield chunk
 
 
-def plan_batches(words: list[str], batch_size: int, bucket: bool) -> list[np.ndarray]:
-    """Index arrays of at most `batch_size` words, grouped by length when `bucket`."""
-    order = np.argsort([len(w) for w in words], kind="stable") if bucket else np.arange(len(words))
-    return [order[start : start + batch_size] for start in range(0, len(words), batch_size)]
+def plan_batches(words: list[str], batch_size: int, bucket: bool) -> list[list[int]]:
+    """Index lists of at most `batch_size` words, grouped by length when `bucket`."""
+    order = sorted(range(len(words)), key=lambda i: len(words[i])) if bucket else range(len(words))
+    return [list(order[start : start + batch_size]) for start in range(0, len(words), batch_size)]
 
 
 def padded_steps(steps: int) -> int:
@@ -69,20 +69,21 @@ def padded_rows(rows: int, batch_size: int) -> int:
 
 def encode(words: list[str], batch_size: int) -> np.ndarray:
     """Grapheme ids [rows, time]: each word then `</s>`, zero-padded; padding rows are all zero."""
-    rows = padded_rows(len(words), batch_size)
     width = padded_steps(max(len(w) for w in words) + 1)
-    ids = np.zeros((rows, width), np.int32)
-    for row, word in enumerate(words):
-        ids[row, : len(word)] = [_GRAPHEME_IDS.get(char, UNK) for char in word]
-        ids[row, len(word)] = END_OF_WORD
-    return ids
+    ids = [_graphemes(word, width) for word in words]
+    ids += [[0] * width] * (padded_rows(len(words), batch_size) - len(words))
+    return np.array(ids, np.int32)
+
+
+def _graphemes(word: str, width: int) -> list[int]:
+    ids = [_GRAPHEME_IDS.get(char, UNK) for char in word]
+    return [*ids, END_OF_WORD] + [0] * (width - len(ids) - 1)
 
 
 def to_phonemes(row: np.ndarray) -> list[str]:
     """Phoneme ids up to the first `</s>`, as symbols."""
-    stops = np.flatnonzero(row == STOP)
-    end = stops[0] if stops.size else len(row)
-    return [PHONEMES[i] for i in row[:end]]
+    ids = row.tolist()
+    return [PHONEMES[i] for i in ids[: ids.index(STOP) if STOP in ids else len(ids)]]
 
 
 def predict_in_batches(

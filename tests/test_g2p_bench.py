@@ -86,7 +86,7 @@ def test_quick_benchmark_writes_json_and_png(tmp_path):
     record = json.loads(out.read_text())
     assert list(record["contenders"]) == ["g2p_en-numpy", "numpy-batched", "tf-xla"]
     for name, result in record["contenders"].items():
-        assert "error" not in result, (name, result)
+        assert "errors" not in result, (name, result)
         assert set(result["throughput"]) == {"1", "32", "256", "1024"}
         assert result["mismatches"] == 0
         assert 0 < result["latency"]["ms"]["median"] <= result["latency"]["ms"]["p95"]

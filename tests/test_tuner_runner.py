@@ -82,7 +82,9 @@ def replay(values: dict):
 def test_a_lucky_incumbent_is_measured_again_before_losing_the_lead(remeasure):
     space = Space({"x": Int(0, 1)})
     executor = replay({0: [5.0, 10.0], 1: [4.0]})  # x=0 was lucky the first time
-    study = Study(space, make_strategy("grid", space), executor, remeasure_incumbent=remeasure)
+    study = Study(
+        space, make_strategy("grid", space), executor, remeasure_incumbent=remeasure, confirm=0
+    )
     result = study.run()
     first = result.evaluations[0]
     assert first.values == ([5.0, 10.0] if remeasure else [5.0])
@@ -161,3 +163,11 @@ def test_bad_arguments_fail_before_any_trial(kwargs, error, match):
     arguments = {"objective": bowl, "space": SPACE, **kwargs}
     with pytest.raises(error, match=match):
         tuner.minimize(**arguments)
+
+
+def test_the_leaders_are_confirmed_before_the_winner_is_named():
+    space = Space({"x": Int(0, 2)})
+    executor = replay({0: [3.0, 9.0, 9.0], 1: [2.0, 2.5, 2.5, 2.5], 2: [1.0, 8.0, 8.0]})
+    result = Study(space, make_strategy("grid", space), executor, confirm=2).run()
+    assert result.best_config == {"x": 1}  # x=2's first measurement was luck
+    assert len(result.evaluations[2].values) == 3

@@ -5,8 +5,18 @@
     True
 
 The command line (``tfopt`` or ``python profile.py``) is the main interface; see ``tfopt.cli``.
+Names load lazily: a worker spawned in another interpreter (a variant's venv, with only
+TensorFlow, numpy and the model's packages) imports ``tfopt.worker`` without SciPy or Matplotlib.
 """
 
-from .stats import Comparison, Sample, compare
+from importlib import import_module
 
-__all__ = ["Comparison", "Sample", "compare"]
+_EXPORTS = {"Sample": "tfopt.stats", "Comparison": "tfopt.stats", "compare": "tfopt.stats"}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'tfopt' has no attribute {name!r}")
+    return getattr(import_module(_EXPORTS[name]), name)

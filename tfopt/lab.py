@@ -99,21 +99,25 @@ class Lab:
             candidate = step.candidate(current, self.tune)
             if candidate == current:
                 continue
-            records = self.measure({current_label: current, step.name: candidate},
-                                   self.settings.screen_workers, "screen")  # fmt: skip
-            vs_previous = comparison(
-                config_entry(current_label, {}, records[current_label]),
-                config_entry(step.name, {}, records[step.name]),
-                self.initial["alpha"], self.initial["threshold"],
-            )  # fmt: skip
-            kept = bool(vs_previous and vs_previous["win"])
-            walked.append({"name": step.name, "label": step.name, "file": step.name,
-                           "change": step.change, "base": current_label, "config": candidate,
-                           "vs_previous": vs_previous, "kept": kept})  # fmt: skip
-            self.progress.note(f"step {step.name}: {_verdict(vs_previous)}; kept={kept}")
-            if kept:
+            walked.append(self.screen_step(step, current_label, current, candidate))
+            if walked[-1]["kept"]:
                 current_label, current = step.name, candidate
         return walked
+
+    def screen_step(self, step, current_label: str, current: dict, candidate: dict) -> dict:
+        records = self.measure({current_label: current, step.name: candidate},
+                               self.settings.screen_workers, "screen")  # fmt: skip
+        _require_success(records[current_label], current_label)
+        vs_previous = comparison(
+            config_entry(current_label, {}, records[current_label]),
+            config_entry(step.name, {}, records[step.name]),
+            self.initial["alpha"], self.initial["threshold"],
+        )  # fmt: skip
+        kept = bool(vs_previous and vs_previous["win"])
+        self.progress.note(f"step {step.name}: {_verdict(vs_previous)}; kept={kept}")
+        return {"name": step.name, "label": step.name, "file": step.name, "change": step.change,
+                "base": current_label, "config": candidate, "vs_previous": vs_previous,
+                "kept": kept}  # fmt: skip
 
     def final(self, walked: list[dict]) -> dict[str, dict]:
         configs = {INITIAL: self.initial, **{s["label"]: s["config"] for s in walked}}
@@ -182,6 +186,13 @@ def record_environment(log_dir: Path) -> dict:
 
     outcome = tuner.run_in_child(probe_tensorflow, str(log_dir), timeout=300)
     return environment.environment_record(outcome.payload if outcome.ok else None)
+
+
+def _require_success(records: list, label: str) -> None:
+    """Stop early when the starting configuration cannot run at all: nothing could compare."""
+    if records and not any(r.ok for r in records):
+        reason = (records[0].reason or records[0].status).strip().splitlines()[0]
+        raise RuntimeError(f"every worker of {label!r} failed; first: {reason}")
 
 
 def _verdict(comparison_: dict | None) -> str:

@@ -197,6 +197,7 @@ def validate(config: dict) -> None:
             _check_count(f"knobs.{key}", value, minimum=0)
     for value in _each(config["knobs"].get("onednn")):
         _check_optional_bool("knobs.onednn", value)
+    _check_workload(config)
     _check_env(config["env"])
     _check_exclude(config["exclude"])
     _check_variants(config)
@@ -329,6 +330,16 @@ _CHECKS = {
     "alpha": _check_probability,
     "threshold": lambda k, v: _check_positive_number(k, v),
 }
+
+
+def _check_workload(config: dict) -> None:
+    """Resolving a workload spec checks it without importing TensorFlow or the user's module."""
+    from .workloads import resolve as resolve_workload
+
+    try:
+        resolve_workload(config["workload"], config["inputs"], config["signature"])
+    except ValueError as err:
+        raise ConfigError(f"config key 'workload': {err}") from None
 
 
 def _check_env(env) -> None:

@@ -40,6 +40,7 @@ def probe_tensorflow(log_dir: str) -> dict:
 def _measure(task: dict) -> dict:
     log = logging.getLogger("tfopt.worker")
     log.info("task %s", task)
+    started_at = time.time()
     _set_threads(task.get("threads") or {})
     started = time.perf_counter()
     _import_tensorflow()
@@ -72,6 +73,9 @@ def _measure(task: dict) -> dict:
         "tensorflow": _tensorflow_version(),
         "python": platform.python_version(),
         "pid": os.getpid(),
+        "affinity": sorted(os.sched_getaffinity(0)),
+        "started_at": started_at,
+        "ended_at": time.time(),
     }
 
 

@@ -67,6 +67,7 @@ def nelder_mead(
     printing the best attempt and its value, and returns ``tuner.runner.Result`` as the
     generator's return value.
     """
+    _check_fork_is_possible()
     space = _vertex_space(vertex, bounds, names)
     start = dict(zip(space.params, vertex, strict=True))
     study = Study(
@@ -95,6 +96,15 @@ def kamerton(
     for attempt in nelder_mead(vertex, **options):
         cb(attempt)
         yield attempt
+
+
+def _check_fork_is_possible() -> None:
+    """The body must run in a forked copy of this very program: not possible in a notebook."""
+    if "ipykernel" in sys.modules:
+        raise RuntimeError(
+            "the for-loop API forks this process, which a Jupyter kernel cannot survive; use "
+            "tuner.minimize with an objective defined in an importable module (spawn mode)"
+        )
 
 
 def _vertex_space(

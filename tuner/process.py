@@ -56,11 +56,10 @@ def run_in_child(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    if timeout is not None and not timeout > 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    _check_timeout(timeout)
     env = {str(k): str(v) for k, v in (env or {}).items()}
-    chosen = choose_backend(as_limits(limits), mode, backend)
-    with chosen.open(as_limits(limits)) as confinement:
+    limits = as_limits(limits)
+    with choose_backend(limits, mode, backend).open(limits) as confinement:
         if mode == "fork":
             check_fork_safe()
             run = _ForkedTrial(as_callable(target), args, dict(kwargs or {}), env, confinement)
@@ -93,6 +92,7 @@ def fork_here(
     `TrialOutcome`. This is what lets a ``for`` loop's body run once per child
     (`tuner.generator`).
     """
+    _check_timeout(timeout)
     limits = as_limits(limits)
     confinement = choose_backend(limits, "fork", backend).open(limits)
     check_fork_safe()
@@ -106,6 +106,11 @@ def fork_here(
         raise
     confinement.close()
     return outcome
+
+
+def _check_timeout(timeout: float | None) -> None:
+    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
 
 
 def as_callable(target: Callable[..., Any] | str) -> Callable[..., Any]:

@@ -2,7 +2,9 @@
 
 Noise handling: each configuration is measured ``repeats`` times and scored by the median; when
 a configuration is about to take the lead, the incumbent is measured once more first, so a lucky
-early measurement does not keep the lead by chance. Spreads stay with every evaluation.
+early measurement does not keep the lead by chance; when the search ends, the ``confirm`` best
+configurations are measured up to three times each before the winner is named. Spreads stay
+with every evaluation.
 """
 
 from __future__ import annotations
@@ -69,11 +71,12 @@ class Study:
         budget: int | None = None,
         repeats: int = 1,
         remeasure_incumbent: bool = True,
+        confirm: int = 3,
         log: TrialLog | None = None,
         verbose: bool = False,
     ) -> None:
         self.space, self.strategy, self.executor = space, strategy, executor
-        self.budget, self.repeats = budget, repeats
+        self.budget, self.repeats, self.confirm = budget, repeats, confirm
         self.remeasure_incumbent, self.log, self.verbose = remeasure_incumbent, log, verbose
         self.trials: list[Trial] = []
         self.evaluations: dict[str, Evaluation] = {}
@@ -86,9 +89,19 @@ class Study:
                 if config is None:
                     break
                 self.strategy.tell(config, self.evaluate(config).value)
+            self.confirm_best()
         except KeyboardInterrupt:
             self.interrupted = True
         return self.result()
+
+    def confirm_best(self) -> None:
+        """Measure the leading configurations up to three times, so noise does not crown one."""
+        wanted = max(3, self.repeats)
+        ranked = sorted(self.evaluations.values(), key=lambda e: e.value)
+        for evaluation in ranked[: self.confirm]:
+            while math.isfinite(evaluation.value) and len(evaluation.values) < wanted:
+                trial = self.trial(evaluation.config, len(evaluation.values))
+                evaluation.values.append(trial.value)
 
     def evaluate(self, config: dict) -> Evaluation:
         key = self.space.key(config)
@@ -171,6 +184,7 @@ def minimize(
     start: Mapping[str, Any] | None = None,
     seed: int | None = None,
     remeasure_incumbent: bool = True,
+    confirm: int = 3,
     backend: str | None = None,
     python: str | None = None,
     verbose: bool = False,
@@ -179,7 +193,8 @@ def minimize(
 
     ``space`` maps knob names to `tuner.Int` / `tuner.Choice`. Knobs named like environment
     variables (all capitals) are also exported to the child's environment. ``budget`` caps the
-    number of distinct configurations, each measured ``repeats`` times (median decides). A trial
+    number of distinct configurations, each measured ``repeats`` times (median decides); the
+    ``confirm`` best are measured at least three times at the end (0 turns that off). A trial
     that raises, times out, crashes or is OOM-killed scores +inf and the search goes on. ``log``
     is a JSONL file written as trials finish; rerunning with it skips finished trials. Ctrl-C
     stops the search and returns what finished, with ``result.interrupted`` set.
@@ -208,6 +223,7 @@ def minimize(
         budget=budget,
         repeats=repeats,
         remeasure_incumbent=remeasure_incumbent,
+        confirm=confirm,
         log=TrialLog(log, space) if log else None,
         verbose=verbose,
     )

@@ -19,7 +19,7 @@ class Budget:
     max_rounds: int
 
 
-FULL = Budget(min_time=2.0, min_rounds=3, max_rounds=50)
+FULL = Budget(min_time=1.0, min_rounds=2, max_rounds=50)
 QUICK = Budget(min_time=0.2, min_rounds=1, max_rounds=5)
 
 
@@ -47,22 +47,27 @@ def summary(values: list[float]) -> dict[str, float]:
 
 
 def throughput(predict: Callable[[list[str]], object], words: list[str], budget: Budget) -> dict:
-    """Words per second over whole calls on `words` (median over rounds)."""
+    """Words per second of whole calls on `words`, one sample per round."""
     rates = [len(words) / seconds for seconds in timed_rounds(lambda: predict(words), budget)]
-    return {"words": len(words), "words_per_s": summary(rates)}
+    return {"words": len(words), "words_per_s": {"samples": rates}}
 
 
-def latency(predict: Callable[[list[str]], object], words: list[str], budget: Budget) -> dict:
-    """Milliseconds per single-word call, every word of `words` timed on its own."""
-    calls: list[float] = []
+def single_words(
+    predict: Callable[[list[str]], object], words: list[str], budget: Budget
+) -> tuple[dict, dict]:
+    """Batch-1 throughput (words/s per round) and latency (ms per call) from the same calls."""
+    rounds: list[list[float]] = []  # the first is timed_rounds' warmup
 
     def one_round() -> None:
+        calls = []
         for word in words:
             start = time.perf_counter()
             predict([word])
             calls.append(time.perf_counter() - start)
+        rounds.append(calls)
 
-    one_round()  # warmup, including every compiled shape the words need
-    calls.clear()
-    timed_rounds(one_round, Budget(budget.min_time, budget.min_rounds, budget.max_rounds))
-    return {"words": len(words), "ms": summary([seconds * 1e3 for seconds in calls])}
+    rates = [len(words) / seconds for seconds in timed_rounds(one_round, budget)]
+    return (
+        {"words": len(words), "words_per_s": {"samples": rates}},
+        {"words": len(words), "ms": {"samples": [s * 1e3 for calls in rounds[1:] for s in calls]}},
+    )

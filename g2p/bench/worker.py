@@ -54,10 +54,12 @@ def run_contender(task: dict) -> dict:
     result: dict = {"throughput": {}}
     for batch_size in task["batch_sizes"]:
         predict = load(task["name"], batch_size)
-        workload = single if batch_size == 1 else words
-        result["throughput"][str(batch_size)] = measure.throughput(predict, workload, budget)
         if batch_size == 1:
-            result["latency"] = measure.latency(predict, single, budget)
+            result["throughput"]["1"], result["latency"] = measure.single_words(
+                predict, single, budget
+            )
+        else:
+            result["throughput"][str(batch_size)] = measure.throughput(predict, words, budget)
     result["predictions"] = predict(words)
     return result
 

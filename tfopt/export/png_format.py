@@ -18,7 +18,7 @@ from ..environment import machine_title  # noqa: E402
 
 def export(summary: dict, out: Path) -> list[Path]:
     configs, written = summary.get("configs", {}), []
-    machine = machine_title(summary.get("environment", {}))
+    machine = machine_title(summary.get("environment", {})) + _run_limits(summary)
     if "initial" in configs:
         written.append(plot_sizes([configs["initial"]], out / "initial.png",
                                   f"initial: latency by input size\n{machine}"))  # fmt: skip
@@ -31,9 +31,15 @@ def export(summary: dict, out: Path) -> list[Path]:
         vs = item.get("vs_initial") or item.get("comparison")
         before, after = configs.get(vs["before"]) if vs else None, configs.get(item["label"])
         if before and after:
-            title = f"{item['file']}: {_speedup_text(vs)}\n{machine}"
+            title = f"{vs['before']} vs {item['label']}: {_speedup_text(vs)}\n{machine}"
             written.append(plot_sizes([before, after], out / f"{item['file']}.png", title))
     return written
+
+
+def _run_limits(summary: dict) -> str:
+    settings = summary.get("settings", {})
+    limits = [f"{k}={settings[k]}" for k in ("cpus", "memory") if settings.get(k)]
+    return f"; runs limited to {', '.join(limits)}" if limits else ""
 
 
 def _speedup_text(comparison: dict) -> str:
@@ -55,6 +61,7 @@ def plot_sizes(entries: list[dict], path: Path, title: str) -> Path:
         high = [by_size[s]["ci95"][1] - by_size[s]["median"] for s in sizes]
         ax.errorbar([int(s) for s in sizes], medians, yerr=[low, high], marker="o", capsize=3,
                     label=_legend(entry))  # fmt: skip
+    _scale_axes(ax, entries)
     ax.set_xlabel(f"input size ({entries[0].get('unit', 'items')} per call)")
     ax.set_ylabel("latency per call (ms, median, 95% CI)")
     ax.set_title(title, fontsize=9)
@@ -65,6 +72,15 @@ def plot_sizes(entries: list[dict], path: Path, title: str) -> Path:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def _scale_axes(ax, entries: list[dict]) -> None:
+    """Integer sizes on x; a log y axis when the lines are too far apart to read linearly."""
+    sizes = sorted({int(s) for e in entries for s in (e.get("by_size") or {})})
+    ax.set_xticks(sizes)
+    medians = [v["median"] for e in entries for v in (e.get("by_size") or {}).values()]
+    if medians and min(medians) > 0 and max(medians) / min(medians) > 20:
+        ax.set_yscale("log")
 
 
 def _legend(entry: dict) -> str:

@@ -24,7 +24,13 @@ BACKENDS = {
 _ONLY_BY_NAME = {"docker"}
 
 __all__ = [
-    "Backend", "Confinement", "Limits", "as_limits", "choose_backend", "current", "current_json"
+    "Backend",
+    "Confinement",
+    "Limits",
+    "as_limits",
+    "choose_backend",
+    "current",
+    "current_json",
 ]
 
 

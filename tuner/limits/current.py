@@ -124,5 +124,5 @@ def _ranges(cores: list[int]) -> str:
 
 
 def current_json() -> dict:
-    """`current()` as JSON data, e.g. the target of a spawned worker: ``tuner.limits:current_json``."""
+    """`current()` as JSON data, e.g. for a spawned worker: ``tuner.limits:current_json``."""
     return current().as_dict()

@@ -168,8 +168,10 @@ def _create(client, image, command, name, limits, volumes, env, stdin, network):
             name=name,
             labels={LABEL: name},
             environment=dict(env),
-            volumes={os.path.abspath(host): {"bind": path, "mode": "rw"}
-                     for host, path in volumes.items()},
+            volumes={
+                os.path.abspath(host): {"bind": path, "mode": "rw"}
+                for host, path in volumes.items()
+            },
             network_mode=network,
             stdin_open=stdin is not None,
             **engine_limits(limits),

@@ -1,0 +1,87 @@
+"""The measuring loop's phases, on a fake clock where timing itself is not the point, and the
+optimisation steps' candidates."""
+
+import pytest
+
+from tfopt import measure, steps
+from tfopt.matrix import resolve
+from tfopt.progress import Progress, format_duration
+
+
+class FakeModel:
+    """A model whose every call advances a fake clock by 1 ms per item (+50 ms on first call)."""
+
+    def __init__(self):
+        self.now, self.calls = 0.0, 0
+
+    def clock(self) -> float:
+        return self.now
+
+    def predict(self, items: list) -> None:
+        self.now += 0.001 * len(items) + (0.05 if self.calls == 0 else 0.0)
+        self.calls += 1
+
+
+def test_phases_warmup_then_fixed_repeats():
+    model = FakeModel()
+    inputs = {1: ["a"], 4: ["a"] * 4}
+    result = measure.run_phases(model.predict, inputs, warmup_sweeps=2, repeats=3, duration=None,
+                                clock=model.clock)  # fmt: skip
+    assert result["warmup"] == pytest.approx([0.055, 0.005])  # first call paid for tracing
+    assert result["latencies"] == {"1": pytest.approx([0.001] * 3), "4": pytest.approx([0.004] * 3)}
+    assert result["sweeps"] == pytest.approx([0.005] * 3)
+    assert result["items_per_sweep"] == 5
+    assert model.calls == 2 * 2 + 3 * 2
+
+
+def test_duration_is_calibrated_after_warmup_not_from_it():
+    model = FakeModel()
+    inputs = {10: ["a"] * 10}  # 10 ms per sweep once warm
+    result = measure.run_phases(model.predict, inputs, warmup_sweeps=1, repeats=None, duration=0.1,
+                                clock=model.clock)  # fmt: skip
+    assert len(result["sweeps"]) == 10  # 0.1 s / 10 ms, not 0.1 s / 60 ms
+    short = measure.run_phases(FakeModel().predict, inputs, warmup_sweeps=1, repeats=None,
+                               duration=0.001, clock=FakeModel().clock)  # fmt: skip
+    assert len(short["sweeps"]) == 3  # never fewer than three
+
+
+def test_progress_eta_from_finished_runs():
+    ticks = iter([0.0, 10.0, 20.0])
+    lines = []
+
+    class Stream:
+        def write(self, text):
+            lines.append(text)
+
+        def flush(self):
+            pass
+
+    progress = Progress(4, stream=Stream(), clock=lambda: next(ticks))
+    progress.advance("run a", 10.0)
+    assert progress.eta() == pytest.approx(30.0)
+    progress.expected = 6
+    assert progress.eta() == pytest.approx(50.0)
+    assert "[1/4] run a (10.0 s)" in lines[0] and "ETA 0:30" in lines[0]
+    assert format_duration(3725) == "1:02:05"
+
+
+def test_steps_propose_candidates_from_the_current_config():
+    current = resolve({"mode": "graph"})
+    xla = steps.MODEL_STEPS["xla"].candidate(current, tune=None)
+    assert xla["mode"] == "xla" and current["mode"] == "graph"
+    off = steps.OneDnnToggle().candidate(current, tune=None)
+    assert off["knobs"]["onednn"] is False
+    assert steps.OneDnnToggle().candidate(off, tune=None)["knobs"]["onednn"] is True
+    tuned = steps.TunedThreads().candidate(current, tune=lambda c: {"inter": 1, "intra": 2,
+                                                                    "omp": 1})  # fmt: skip
+    assert tuned["knobs"] == {"inter": 1, "intra": 2, "omp": 1, "onednn": None}
+    assert steps.VariantStep("old").candidate(current, tune=None)["variant"] == "old"
+
+
+def test_step_selection():
+    assert steps.default_steps("g2p") == ["graph", "xla", "batching", "onednn", "threads"]
+    assert steps.default_steps("savedmodel:/m") == ["onednn", "threads"]
+    chosen = steps.build(["threads"], ["old"])
+    assert [s.name for s in chosen] == ["threads", "variant_old"]
+    with pytest.raises(ValueError, match=r"unknown step\(s\) \['turbo'\]"):
+        steps.build(["turbo"], [])

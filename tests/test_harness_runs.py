@@ -1,0 +1,166 @@
+"""Real worker processes on a real (small, trained) TensorFlow model: run folders, write-as-you-go,
+resume after a real SIGINT, and the A/A check. The workload is the worked example
+``examples/workloads/syllables.py`` (a Keras model trained on CMUdict, cached as a SavedModel)."""
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKLOAD = {
+    "workload": "examples.workloads.syllables:make_model",
+    "inputs": "examples.workloads.syllables:make_inputs",
+    "sizes": [1, 16],
+    "warmup": 1,
+    "repeats": 5,
+    "workers": 1,
+    "mem_trace": {"interval": 0.5, "top": 3},
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def trained_example_model():
+    """Train (or find cached) the example model once, in a child: no TensorFlow in pytest."""
+    done = subprocess.run([sys.executable, "-c", "from examples.workloads import syllables; "
+                           "print(syllables.saved_model())"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=600, env=_env())  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def _env() -> dict:
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
+
+
+def start(*args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "profile.py", *args], cwd=ROOT, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
+
+
+def run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    process = start(*args)
+    out, err = process.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def rows(out: Path) -> list[dict]:
+    path = out / "run_data.csv"
+    if not path.exists():
+        return []
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def write_config(path: Path, **extra) -> Path:
+    path.write_text(json.dumps({**WORKLOAD, **extra}))
+    return path
+
+
+@pytest.mark.slow
+def test_experiment_writes_run_folders_and_a_rerun_skips_finished_runs(tmp_path):
+    config = write_config(tmp_path / "c.json", batch_size=[4, 64])
+    out = tmp_path / "out"
+    first = run("--config", str(config), "--out", str(out), "--json")
+    assert first.returncode == 0, first.stderr[-3000:]
+    summary = json.loads(first.stdout)
+    assert summary["kind"] == "matrix" and len(summary["configs"]) == 2
+    assert all(entry["workers"] == 1 for entry in summary["configs"].values())
+    assert len(rows(out)) == 2 and {r["status"] for r in rows(out)} == {"complete"}
+    for row in rows(out):
+        folder = out / row["folder"]
+        assert {"worker0.log", "worker0.out", "worker0.err", "metrics.json", "latency.png"} <= {
+            p.name for p in folder.iterdir()}  # fmt: skip
+        log = (folder / "worker0.log").read_text()
+        assert "memory periodic: rss=" in log and "peak=" in log and " top 1: " in log
+    for name in ("summary.json", "report.md", "configs.png"):
+        assert (out / name).exists()
+    assert "[2/2]" in first.stderr  # progress with counts and an ETA went to stderr
+    assert "ETA" in first.stderr
+
+    again = run("--config", str(config), "--out", str(out), "--json")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "resuming: 2 finished run(s)" in again.stderr
+    assert len(rows(out)) == 2  # nothing measured twice
+
+
+@pytest.mark.slow
+def test_sigint_mid_run_keeps_finished_runs_and_a_rerun_resumes(tmp_path):
+    config = write_config(tmp_path / "c.json", batch_size=[4, 16, 64])
+    out = tmp_path / "out"
+    process = start("--config", str(config), "--out", str(out))
+    deadline = time.monotonic() + 300
+    while not rows(out) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)
+    assert rows(out), "no run finished in time"
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == 130, err[-3000:]
+    assert "interrupted" in err and "resume" in err
+    finished = rows(out)
+    assert 1 <= len(finished) < 3
+
+    rerun = run("--config", str(config), "--out", str(out))
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert f"resuming: {len(finished)} finished run(s)" in rerun.stderr
+    final = rows(out)
+    keys = [(r["run_id"], r["worker"]) for r in final if r["status"] == "complete"]
+    assert len(keys) == 3 and len(set(keys)) == 3
+    assert final[: len(finished)] == finished  # nothing finished was lost or rewritten
+
+
+def test_editing_the_config_while_it_runs_adds_and_drops_pending_runs(tmp_path):
+    """The runner asks for pending jobs after every run, so edits land between runs."""
+    from tfopt.experiment import jobs_of
+    from tfopt.matrix import LiveConfig
+
+    path = write_config(tmp_path / "c.json", batch_size=[4, 16])
+    live = LiveConfig(path)
+    before = {job.perm.config["batch_size"] for job in jobs_of(live.config, tmp_path)}
+    write_config(path, batch_size=[16, 64, 128])
+    os.utime(path, (time.time() + 5, time.time() + 5))
+    assert live.refresh()
+    after = {job.perm.config["batch_size"] for job in jobs_of(live.config, tmp_path)}
+    assert before == {4, 16} and after == {16, 64, 128}
+
+
+@pytest.mark.slow
+def test_a_over_a_same_config_twice_is_no_significant_difference(tmp_path):
+    """Required check: the same configuration as two 'variants', interleaved ABAB."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tfopt", "compare", "--variant", "a=stock", "--variant", "b=stock",
+         "--workload", WORKLOAD["workload"], "--inputs", WORKLOAD["inputs"], "--sizes", "1,16",
+         "--workers", "3", "--duration", "1.5", "--warmup", "1", "--out", str(tmp_path), "--json"],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    comparison = result["comparisons"][0]["comparison"]
+    assert comparison["verdict"] == "no significant difference", comparison
+    assert comparison["ci95"][0] <= 1.0 <= comparison["ci95"][1] or not comparison["significant"]
+    assert (tmp_path / "a_vs_b.png").exists()
+    assert [r["label"] for r in rows(tmp_path)][:2] == ["a", "b"]  # interleaved: a, b, a, b...
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to split")
+def test_parallel_runs_get_disjoint_cores(tmp_path):
+    config = write_config(tmp_path / "c.json", batch_size=[4, 64], cpus=1, parallel=True)
+    out = tmp_path / "out"
+    done = run("--config", str(config), "--out", str(out))
+    assert done.returncode == 0, done.stderr[-3000:]
+    payloads = []
+    for row in rows(out):
+        metrics = json.loads((out / row["folder"] / "metrics.json").read_text())
+        payloads += [worker["payload"] for worker in metrics["workers"]]
+    first, second = payloads
+    assert len(first["affinity"]) == 1 and len(second["affinity"]) == 1
+    assert first["affinity"] != second["affinity"]  # each run had a core of its own
+    overlap = min(first["ended_at"], second["ended_at"]) - max(first["started_at"],
+                                                               second["started_at"])  # fmt: skip
+    assert overlap > 0  # and they really ran at the same time

@@ -1,0 +1,48 @@
+"""The default lab end to end on the real g2p model: every results file, readable from JSON."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_quick_lab_on_g2p_writes_the_whole_results_folder(tmp_path):
+    """A trimmed --quick (two sizes, two steps, two tuner trials) to keep the suite's budget."""
+    done = subprocess.run(
+        [sys.executable, "profile.py", "--quick", "--sizes", "1,6", "--steps", "graph,threads",
+         "--tune-budget", "2", "--out", str(tmp_path), "--json"],
+        cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, capture_output=True,
+        text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    assert on_disk["best"] == summary["best"]
+
+    env = summary["environment"]
+    assert env["tensorflow"]["version"] and "onednn_enabled" in env["tensorflow"]
+    assert env["cpu"]["isa"] and env["limits"]["visible_cores"] >= 1
+    assert set(summary["configs"]) == {"initial", "graph", "threads"} or set(
+        summary["configs"]) == {"initial", "graph"}  # threads is skipped if tuning changes nothing
+    initial = summary["configs"]["initial"]
+    assert initial["params"]["mode"] is None and initial["workers"] == 2
+    assert set(initial["by_size"]) == {"1", "6"}
+    for key in ("p50", "p90", "p99", "mean", "std"):
+        assert initial["sweep"][key] > 0
+    speedup = summary["speedup"]
+    assert speedup["ci95"][0] <= speedup["value"] <= speedup["ci95"][1]
+    graph = next(step for step in summary["steps"] if step["name"] == "graph")
+    assert graph["vs_initial"]["value"] > 1  # eager word by word is never faster than a graph
+    assert summary["tuning"]["trials"] >= 2
+
+    for name in ("initial.png", "graph.png", "report.md", "run_data.csv", "tuning.jsonl"):
+        assert (tmp_path / name).stat().st_size > 0, name
+    report = (tmp_path / "report.md").read_text()
+    assert "| graph |" in report and "speedup vs initial" in report
+    assert "ETA" in done.stderr
