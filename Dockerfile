@@ -22,7 +22,8 @@ COPY requirements.lock wheelhouse* /tmp/lock/
 RUN install-locked deps /tmp/lock \
     && echo /src > "$(python3 -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/tfopt-src.pth"
 ARG TF_WHEEL=""
-COPY docker/install-locked.sh ${TF_WHEEL} /tmp/tf/
+# Without TF_WHEEL this copies only the lock (no wheel): the locked tensorflow-cpu is installed.
+COPY ${TF_WHEEL:-requirements.lock} /tmp/tf/
 # TensorFlow's C++ headers (~290 MB) only serve building custom ops, which the lab never does.
 RUN install-locked tensorflow /tmp/lock /tmp/tf \
     && rm -rf /opt/venv/lib/python3*/site-packages/tensorflow/include
@@ -36,14 +37,13 @@ ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 
 RUN useradd --uid 1000 --create-home --shell /bin/bash lab \
     && mkdir /results /src && chown lab:lab /results && ln -s /results /src/results
 COPY docker/entrypoint.sh /usr/local/bin/tfopt-entrypoint
-COPY --from=deps /opt/venv /opt/venv
 USER lab
 WORKDIR /src
 ENTRYPOINT ["tfopt-entrypoint"]
 CMD ["python"]
+COPY --from=deps /opt/venv /opt/venv
 # A code change rebuilds only these layers.
 COPY pyproject.toml README.md requirements.lock Makefile profile.py /src/
 COPY g2p /src/g2p/
 COPY tuner /src/tuner/
 COPY tfopt /src/tfopt/
-COPY tests /src/tests/

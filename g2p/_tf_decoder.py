@@ -39,10 +39,12 @@ class _GRU:
         self.b_hh = tf.constant(weights[f"{prefix}_b_hh"])
 
     def step(self, x_proj: tf.Tensor, h: tf.Tensor) -> tf.Tensor:
-        h_proj = tf.matmul(h, self.w_hh_t) + self.b_hh
-        rz = 1 / (1 + tf.exp(-(x_proj[:, : 2 * HIDDEN] + h_proj[:, : 2 * HIDDEN])))
-        r, z = rz[:, :HIDDEN], rz[:, HIDDEN:]
-        n = tf.tanh(x_proj[:, 2 * HIDDEN :] + r * h_proj[:, 2 * HIDDEN :])
+        x_rz, x_n = tf.split(x_proj, [2 * HIDDEN, HIDDEN], axis=1)
+        h_rz, h_n = tf.split(
+            tf.nn.bias_add(tf.matmul(h, self.w_hh_t), self.b_hh), [2 * HIDDEN, HIDDEN], axis=1
+        )
+        r, z = tf.split(1 / (1 + tf.exp(-(x_rz + h_rz))), 2, axis=1)  # g2p_en's sigmoid
+        n = tf.tanh(x_n + r * h_n)
         return (1 - z) * n + z * h
 
 
@@ -63,7 +65,7 @@ def build(weights: dict[str, np.ndarray]) -> DecodeFn:
             return t + 1, tf.where(live, encoder.step(x_proj[t], h), h)
 
         h0 = tf.zeros([tf.shape(ids)[0], HIDDEN])
-        return tf.while_loop(lambda t, h: t < tf.shape(ids)[1], body, (0, h0))[1]
+        return tf.while_loop(lambda t, h: t < tf.reduce_max(steps), body, (0, h0))[1]
 
     def decode(ids: tf.Tensor) -> tf.Tensor:
         rows = tf.shape(ids)[0]
@@ -74,7 +76,8 @@ def build(weights: dict[str, np.ndarray]) -> DecodeFn:
 
         def body(i, h, prev, done, out):
             h = decoder.step(tf.gather(decoder.table, prev), h)
-            pred = tf.argmax(tf.matmul(h, fc_w_t) + fc_b, axis=-1, output_type=tf.int32)
+            logits = tf.nn.bias_add(tf.matmul(h, fc_w_t), fc_b)
+            pred = tf.argmax(logits, axis=-1, output_type=tf.int32)
             out = tf.where(
                 tf.range(MAX_DECODE_STEPS)[:, None] == i, tf.where(done, STOP, pred), out
             )

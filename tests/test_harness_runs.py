@@ -91,7 +91,7 @@ def test_experiment_writes_run_folders_and_a_rerun_skips_finished_runs(tmp_path)
 
 @pytest.mark.slow
 def test_sigint_mid_run_keeps_finished_runs_and_a_rerun_resumes(tmp_path):
-    config = write_config(tmp_path / "c.json", batch_size=[4, 16, 64])
+    config = write_config(tmp_path / "c.json", batch_size=[4, 64])
     out = tmp_path / "out"
     process = start("--config", str(config), "--out", str(out))
     deadline = time.monotonic() + 300
@@ -103,14 +103,14 @@ def test_sigint_mid_run_keeps_finished_runs_and_a_rerun_resumes(tmp_path):
     assert process.returncode == 130, err[-3000:]
     assert "interrupted" in err and "resume" in err
     finished = rows(out)
-    assert 1 <= len(finished) < 3
+    assert len(finished) == 1
 
     rerun = run("--config", str(config), "--out", str(out))
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     assert f"resuming: {len(finished)} finished run(s)" in rerun.stderr
     final = rows(out)
     keys = [(r["run_id"], r["worker"]) for r in final if r["status"] == "complete"]
-    assert len(keys) == 3 and len(set(keys)) == 3
+    assert len(keys) == 2 and len(set(keys)) == 2
     assert final[: len(finished)] == finished  # nothing finished was lost or rewritten
 
 

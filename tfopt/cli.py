@@ -35,6 +35,18 @@ tfopt: find the TensorFlow settings and build that make a model fastest on this 
   report    redraw plots and report.md from an existing summary.json (no measuring)
 """
 
+PROFILE_EXAMPLES = """\
+examples:
+  python profile.py --quick                      the lab on g2p, about 3 minutes on 2 cores
+  python profile.py --cpus 1 --memory 4G         the same under limits (cgroup or Docker)
+  python profile.py --variant old=tensorflow-cpu==2.20.0   a step on another TensorFlow
+  python profile.py --config lab.json            an experiment matrix (see README)
+  tfopt report results                           redraw plots from results/summary.json
+
+exit codes: 0 done, 1 runs failed, 2 bad usage/config/limits (nothing ran),
+130 interrupted (finished runs are kept; the same command resumes)
+"""
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
@@ -59,10 +71,11 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _emit(args, result: dict) -> int:
-    if args.json:
-        print(json.dumps(result, indent=2, default=str))
-    else:
-        print(_human(result))
+    text = json.dumps(result, indent=2, default=str) if args.json else _human(result)
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:  # `| head` closed the pipe: not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     configs = result.get("configs")
     if configs is not None and not any(entry.get("sweep") for entry in configs.values()):
         return EXIT_FAILED
@@ -77,9 +90,21 @@ def _human(result: dict) -> str:
                 f"report: {result.get('out', '')}/report.md")  # fmt: skip
     if "comparisons" in result and result["comparisons"]:
         return "\n".join(_comparison_line(c) for c in result["comparisons"])
+    if result.get("kind") == "matrix":
+        return "\n".join([_config_line(e) for e in result["configs"].values()]
+                         + [f"report: {result.get('out', '')}/report.md"])  # fmt: skip
     if "best_config" in result:
         return f"best threads: {result['best_config']} ({result['best_ms']:.2f} ms/sweep)"
     return json.dumps(result, indent=2, default=str)
+
+
+def _config_line(entry: dict) -> str:
+    sweep = entry.get("sweep")
+    if not sweep:
+        return f"{entry['label']}: no worker completed"
+    flag = "  (unstable)" if sweep["unstable"] else ""
+    return (f"{entry['label']}: median {sweep['median']:.2f} ms/sweep, p90 {sweep['p90']:.2f}, "
+            f"{entry['throughput']:.1f} {entry.get('unit', 'items')}/s{flag}")  # fmt: skip
 
 
 def _comparison_line(item: dict) -> str:
@@ -140,8 +165,9 @@ def _common(parser: argparse.ArgumentParser, out: bool = True) -> None:
 def _profile_parser(commands) -> None:
     profile = commands.add_parser(
         "profile", help="the lab (default) or an experiment matrix (--config)",
-        description="Measure initial, walk the optimisation steps, re-measure side by side, and "
+        description="Measure initial, walk the optimisation steps, re-measure side by side, and\n"
                     "write initial.png, <step>.png, summary.json, run_data.csv and report.md.",
+        epilog=PROFILE_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )  # fmt: skip
     _common(profile)
     profile.add_argument("--config", type=Path,
@@ -254,6 +280,7 @@ def _run_tune(args) -> dict:
     base = {**_base_config(args), "mode": args.mode}
     lab = Lab(LabSettings(base=base, steps=["threads"], tune_budget=args.budget), args.out,
               _progress())  # fmt: skip
+    lab.progress.expected = args.budget
     lab.tune(lab.initial)
     return {**lab.tuned, "out": str(args.out)}
 

@@ -186,17 +186,21 @@ def bootstrap_speedup_ci(
 
 
 def _resampled_medians(sample: Sample, resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Medians of bootstrap resamples: processes drawn with replacement, then each drawn
+    process's values drawn with replacement (as many as it has)."""
     groups = sample.by_group()
+    sizes = np.array([len(g) for g in groups])
+    padded = np.full((len(groups), sizes.max()), np.nan)
+    for row, values in enumerate(groups):
+        padded[row, : len(values)] = values
+    chosen = rng.integers(0, len(groups), size=(resamples, len(groups)))
     if len(groups) == 1:
-        values = groups[0]
-        picks = rng.integers(0, len(values), size=(resamples, len(values)))
-        return np.median(values[picks], axis=1)
-    medians = np.empty(resamples)
-    for i in range(resamples):
-        chosen = rng.integers(0, len(groups), size=len(groups))
-        drawn = [groups[g][rng.integers(0, len(groups[g]), size=len(groups[g]))] for g in chosen]
-        medians[i] = np.median(np.concatenate(drawn))
-    return medians
+        chosen[:] = 0
+    counts = sizes[chosen][..., None]  # (resamples, groups, 1)
+    slots = np.arange(sizes.max())[None, None, :]
+    picks = np.floor(rng.random((resamples, len(groups), sizes.max())) * counts).astype(int)
+    drawn = np.where(slots < counts, padded[chosen[..., None], picks], np.nan)
+    return np.nanmedian(drawn.reshape(resamples, -1), axis=1)
 
 
 def p_value(before: Sample, after: Sample, test: str = "mann-whitney") -> float:

@@ -22,6 +22,7 @@ from tuner.limits import current
 from tuner.tf import set_threading
 
 PASSES = 5
+TRIALS_PER_POINT = 3  # independent children per grid point; the median of their minima is kept
 
 
 def g2p_latency(config: dict, words: int = 512) -> float:
@@ -49,7 +50,7 @@ def environment(words: int) -> dict:
 
     return {
         "workload": f"g2p graph mode, batch 64, fastest of {PASSES} passes over "
-        f"sample_words({words}, seed=0)",
+        f"sample_words({words}, seed=0); median of {TRIALS_PER_POINT} trials per point",
         "tensorflow": tf.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
@@ -81,6 +82,7 @@ def record(max_threads: int, words: int, out: Path, log: Path) -> dict:
         lambda config: g2p_latency(config, words),
         space,
         strategy="grid",
+        repeats=TRIALS_PER_POINT,
         timeout=300,
         log=str(log),
         verbose=True,

@@ -1,0 +1,39 @@
+"""The lab's summary: per-step comparisons against initial, variant plots, the best step."""
+
+import sys
+
+from test_harness_export import record
+
+from tfopt.export import export_all
+from tfopt.lab import Lab, LabSettings
+from tfopt.summary import config_entry
+from tfopt.variants import Variant
+
+
+def test_summary_compares_every_step_with_initial_and_names_variant_plots(tmp_path):
+    settings = LabSettings(base={"sizes": [1, 2, 6]}, steps=["graph"],
+                           variants={"old": Variant("old", python=sys.executable)})  # fmt: skip
+    lab = Lab(settings, tmp_path)
+    assert [step.name for step in lab.steps] == ["graph", "variant_old"]
+    configs = {
+        label: config_entry(label, {"mode": label, "variant": variant},
+                            [record(label, median, w) for w in (0, 1)])
+        for label, median, variant in (("initial", 0.09, "stock"), ("graph", 0.03, "stock"),
+                                       ("variant_old", 0.031, "old"))
+    }  # fmt: skip
+    walked = [
+        {"name": "graph", "label": "graph", "file": "graph", "change": "graph mode",
+         "base": "initial", "config": {}, "vs_previous": None, "kept": True},
+        {"name": "variant_old", "label": "variant_old", "file": "variant_old",
+         "change": "variant old", "base": "graph", "config": {}, "vs_previous": None,
+         "kept": False},
+    ]  # fmt: skip
+    summary = lab.summarize({"cpu": {"model": "Test CPU"}}, walked, configs)
+    assert summary["best"] == "graph"
+    assert summary["speedup"]["value"] > 2.5 and summary["speedup"]["win"]
+    assert all("config" not in step and step["vs_initial"] for step in summary["steps"])
+    (variant,) = summary["comparisons"]
+    assert variant["file"] == "stock_vs_old"
+    assert variant["comparison"]["verdict"] == "no significant difference"
+    written = {p.name for p in export_all(summary, tmp_path)}
+    assert {"initial.png", "graph.png", "variant_old.png", "stock_vs_old.png"} <= written
