@@ -10,7 +10,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
-LAB_IMAGE = "tfopt:test"
+LAB_IMAGE = "tfopt"  # the default image of the docker limits backend: tests keep it fresh
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,8 @@ import tuner
 from tuner.limits.docker import DockerBackend, connect, engine_problem, run_in_container
 
 ROOT = Path(__file__).resolve().parents[1]
-#: Read inside a trial: what confines the container, as the harness's environment record sees it.
-CONFINES = "__import__('tuner.limits', fromlist=['current']).current().as_dict()"
+#: Run as a trial: what confines the container, as the harness's environment record sees it.
+CONFINES = "tuner.limits:current_json"
 
 engine = pytest.mark.docker
 
@@ -71,9 +71,8 @@ def test_a_trial_sees_its_quota_memory_cap_and_cpuset_from_inside(lab_image):
     """The environment record's view: all cores visible, a CFS quota of one core, the cap."""
     backend = DockerBackend(image=lab_image)
     quota = tuner.run_in_child(
-        "builtins:eval", CONFINES, mode="spawn", backend=backend,
-        limits={"cpus": 1, "memory": "1G"},
-    )  # fmt: skip
+        CONFINES, mode="spawn", backend=backend, limits={"cpus": 1, "memory": "1G"}
+    )
     assert quota.ok, quota.reason
     assert quota.payload["cpu_quota_cores"] == 1.0
     assert quota.payload["memory_limit"] == 1024**3
@@ -81,9 +80,7 @@ def test_a_trial_sees_its_quota_memory_cap_and_cpuset_from_inside(lab_image):
     assert quota.backend == "docker"
     assert quota.enforced == {"cpus": "nano_cpus", "memory": "mem_limit"}
 
-    pinned = tuner.run_in_child(
-        "builtins:eval", CONFINES, mode="spawn", backend=backend, limits={"cpuset": "0"}
-    )
+    pinned = tuner.run_in_child(CONFINES, mode="spawn", backend=backend, limits={"cpuset": "0"})
     assert pinned.ok, pinned.reason
     assert (pinned.payload["visible_cores"], pinned.payload["affinity"]) == (1, "0")
     assert pinned.payload["cpu_quota_cores"] is None

@@ -20,8 +20,10 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_OUT = os.environ.get("TFOPT_RESULTS", "results")
 
 # Sweeps are timed for ``duration`` seconds per worker (at least 3), after ``warmup`` sweeps.
-QUICK = {"duration": 2.0, "warmup": 1, "workers": 2, "screen_workers": 1, "tune_budget": 3}
-FULL = {"duration": 8.0, "warmup": 2, "workers": 3, "screen_workers": 2, "tune_budget": 10}
+QUICK = {"duration": 2.0, "warmup": 1, "workers": 2, "screen_workers": 1, "tune_budget": 3,
+         "tune_remeasure": False}  # fmt: skip
+FULL = {"duration": 8.0, "warmup": 2, "workers": 3, "screen_workers": 2, "tune_budget": 10,
+        "tune_remeasure": True}  # fmt: skip
 
 DESCRIPTION = """\
 tfopt: find the TensorFlow settings and build that make a model fastest on this CPU box.
@@ -269,6 +271,7 @@ def _run_profile(args) -> dict:
             workers=args.workers or preset["workers"],
             screen_workers=preset["screen_workers"],
             tune_budget=args.tune_budget or preset["tune_budget"],
+            tune_remeasure=preset["tune_remeasure"],
         )
         summary = Lab(settings, args.out, _progress()).run()
     return {**summary, "out": str(args.out)}

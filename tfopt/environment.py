@@ -92,6 +92,9 @@ def machine_title(env: dict) -> str:
     parts = [cpu.get("model", "unknown CPU"), f"{cores} cores visible"]
     quota = limits.get("cpu_quota_cores")
     parts.append(f"CPU quota {quota:g}" if quota else "no CPU quota")
+    tf = env.get("tensorflow") or {}
+    if tf.get("version"):
+        parts.append(f"TF {tf['version']} (oneDNN {'on' if tf.get('onednn_enabled') else 'off'})")
     memory = limits.get("memory_limit")
     if memory:
         parts.append(f"memory {_format_bytes(memory)}")

@@ -38,6 +38,7 @@ class LabSettings:
     workers: int = 3
     screen_workers: int = 2
     tune_budget: int = 8
+    tune_remeasure: bool = True  # re-measure the incumbent when a trial beats it (costs trials)
     tune_max_threads: int | None = None
 
 
@@ -77,6 +78,7 @@ class Lab:
             memory=config["memory"],
             log=str(self.out / TUNING_LOG),
             start={"inter": 1, "intra": cores, "OMP_NUM_THREADS": 1},
+            remeasure_incumbent=self.settings.tune_remeasure,
             verbose=True,
         )
         if not result.best_config:

@@ -129,6 +129,17 @@ def measure_contenders(record: dict, args: argparse.Namespace, settings: dict) -
             write(record, args.out)
 
 
+def measure_anatomy(record: dict, args: argparse.Namespace, settings: dict) -> None:
+    """Fixed and per-step cost of a single word, for each compiled TensorFlow mode benchmarked."""
+    words = record["config"]["words"][: settings["single_word_calls"]]
+    for name, mode in (("tf-graph", "graph"), ("tf-xla", "xla")):
+        if name in args.contenders:
+            print(f"single-word anatomy of {name} ...", file=sys.stderr, flush=True)
+            task = {"task": "anatomy", "core": args.core, "mode": mode, "words": words}
+            record.setdefault("anatomy", {})[name] = run_worker(task, settings["timeout"])
+            write(record, args.out)
+
+
 def record_pass(record: dict, name: str, result: dict) -> None:
     """Pool one worker's samples into the contender's record; a failure is kept as a warning."""
     contender = record["contenders"].setdefault(name, {})
@@ -150,7 +161,9 @@ def summarize(record: dict) -> None:
     peak = record["peak"].get("peak_flops")
     if reference is None or peak is None:
         return
-    record["flops"] = report.flops_summary(record["config"]["words"], reference, peak)
+    record["flops"] = report.flops_summary(
+        record["config"]["words"], reference, peak, record["config"]["batch_sizes"]
+    )
     roofline = record["flops"]["roofline_words_per_s"]
     for result in record["contenders"].values():
         if "throughput" in result:
@@ -187,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     write(record, args.out)
     measure_contenders(record, args, settings)
+    measure_anatomy(record, args, settings)
     summarize(record)
     write(record, args.out)
     plot(args.out, args.out.with_suffix(".png"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import time
 
 import numpy as np
@@ -29,28 +30,30 @@ def flops_per_word(word: str, phonemes: list[str], *, input_tables: bool = False
     return (encoder + decoder) * per_step + decoder * OUTPUT_FLOPS
 
 
-def numpy_gemm_flops(size: int, seconds: float) -> float:
-    """Best float32 GEMM rate NumPy's BLAS reaches on a size^3 product."""
+def numpy_gemm_flops(size: int, seconds: float) -> dict[str, float]:
+    """Float32 GEMM rate NumPy's BLAS reaches on a size^3 product."""
     rng = np.random.default_rng(0)
     a, b = (rng.standard_normal((size, size), np.float32) for _ in range(2))
-    return _best_rate(lambda: a @ b, 2 * size**3, seconds)
+    return _rates(lambda: a @ b, 2 * size**3, seconds)
 
 
-def tensorflow_gemm_flops(size: int, seconds: float) -> float:
-    """Best float32 GEMM rate TensorFlow reaches on a size^3 product (on its configured threads)."""
+def tensorflow_gemm_flops(size: int, seconds: float) -> dict[str, float]:
+    """Float32 GEMM rate TensorFlow reaches on a size^3 product (on its configured threads)."""
     import tensorflow as tf
 
     rng = np.random.default_rng(0)
     a, b = (tf.constant(rng.standard_normal((size, size), np.float32)) for _ in range(2))
     matmul = tf.function(lambda: tf.matmul(a, b))
-    return _best_rate(lambda: matmul().numpy(), 2 * size**3, seconds)
+    return _rates(lambda: matmul().numpy(), 2 * size**3, seconds)
 
 
-def _best_rate(run, flops: int, seconds: float) -> float:
+def _rates(run, flops: int, seconds: float) -> dict[str, float]:
+    """Median and best FLOP/s over repeated runs. The roofline uses the median, like every
+    throughput it is compared with, so a busy machine slows both sides alike."""
     run()
-    best, deadline = 0.0, time.perf_counter() + seconds
+    rates, deadline = [], time.perf_counter() + seconds
     while time.perf_counter() < deadline:
         start = time.perf_counter()
         run()
-        best = max(best, flops / (time.perf_counter() - start))
-    return best
+        rates.append(flops / (time.perf_counter() - start))
+    return {"median": statistics.median(rates), "best": max(rates)}

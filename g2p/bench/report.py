@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import statistics
 
+from g2p._inputs import padded_rows, plan_batches
+
 from .contenders import REFERENCE
-from .flops import flops_per_word
+from .flops import flops_per_word, steps
 from .measure import summary
 
 PEER = "numpy-batched"
@@ -48,7 +50,9 @@ def best_batch(result: dict) -> tuple[int, float]:
     return size, words_per_s(result, size)
 
 
-def flops_summary(words: list[str], reference: list[list[str]], peak_flops: float) -> dict:
+def flops_summary(
+    words: list[str], reference: list[list[str]], peak_flops: float, batch_sizes: list[int]
+) -> dict:
     issue = statistics.fmean(flops_per_word(w, p) for w, p in zip(words, reference, strict=True))
     tables = statistics.fmean(
         flops_per_word(w, p, input_tables=True) for w, p in zip(words, reference, strict=True)
@@ -58,7 +62,21 @@ def flops_summary(words: list[str], reference: list[list[str]], peak_flops: floa
         "flops_per_word_with_input_tables": tables,
         "peak_flops": peak_flops,
         "roofline_words_per_s": peak_flops / issue,
+        "step_efficiency": {
+            str(size): step_efficiency(words, reference, size) for size in batch_sizes
+        },
     }
+
+
+def step_efficiency(words: list[str], reference: list[list[str]], batch_size: int) -> float:
+    """Useful GRU steps over steps executed when `g2p.Model` batches `words`: padding rows, and
+    rows that wait for the longest word of their batch, do work that is thrown away."""
+    useful = executed = 0
+    for batch in plan_batches(words, batch_size, bucket=True):
+        encoder, decoder = zip(*(steps(words[i], reference[i]) for i in batch), strict=True)
+        useful += sum(encoder) + sum(decoder)
+        executed += padded_rows(len(batch), batch_size) * (max(encoder) + max(decoder))
+    return useful / executed
 
 
 def mismatches(predictions: list[list[str]], reference: list[list[str]]) -> int:

@@ -59,53 +59,52 @@ def _ratio(comparison: dict | None) -> str:
     return f"{comparison['value']:.2f}x [{low:.2f}, {high:.2f}]"
 
 
+def _table(headers: list[str], rows: list[list]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+
+
 def _steps_table(summary: dict) -> list[str]:
     configs = summary.get("configs", {})
-    rows = [
-        "| step | change | median ms/sweep | speedup vs initial [95% CI] | p | vs previous "
-        "| kept |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    rows = []
     for step in summary["steps"]:
         sweep = (configs.get(step["label"]) or {}).get("sweep") or {}
         vs_initial, vs_previous = step.get("vs_initial"), step.get("vs_previous")
-        rows.append(
-            f"| {step['name']} | {step.get('change', '')} | {sweep.get('median', float('nan')):.1f}"
-            f" | {_ratio(vs_initial)} | {vs_initial['p_value'] if vs_initial else 1:.2g}"
-            f" | {vs_previous['verdict'] if vs_previous else 'n/a'}"
-            f" | {'yes' if step.get('kept') else 'no'} |"
-        )
-    return rows
+        rows.append([
+            step["name"], step.get("change", ""), f"{sweep.get('median', float('nan')):.1f}",
+            _ratio(vs_initial), f"{vs_initial['p_value']:.2g}" if vs_initial else "n/a",
+            vs_previous["verdict"] if vs_previous else "n/a", "yes" if step.get("kept") else "no",
+        ])  # fmt: skip
+    headers = ["step", "change", "median ms/sweep", "speedup vs initial [95% CI]", "p",
+               "vs previous", "kept"]  # fmt: skip
+    return _table(headers, rows)
 
 
 def _comparisons_table(summary: dict) -> list[str]:
-    rows = ["| comparison | speedup [95% CI] | p | verdict |", "|---|---|---|---|"]
-    for item in summary["comparisons"]:
-        comparison = item["comparison"]
-        rows.append(
-            f"| {item['file']} | {_ratio(comparison)} | {comparison['p_value']:.2g} "
-            f"| {comparison['verdict']} |"
-        )
-    return rows
+    rows = [
+        [item["file"], _ratio(c), f"{c['p_value']:.2g}", c["verdict"]] if c else
+        [item["file"], "n/a", "n/a", "not measured"]
+        for item in summary["comparisons"] for c in [item["comparison"]]
+    ]  # fmt: skip
+    return _table(["comparison", "speedup [95% CI]", "p", "verdict"], rows)
 
 
 def _configs_table(summary: dict) -> list[str]:
-    rows = [
-        "| config | workers | median ms | p90 | p99 | mean ± std | throughput | stable |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    rows = []
     for label, entry in summary.get("configs", {}).items():
         sweep = entry.get("sweep")
         if not sweep:
-            rows.append(f"| {label} | 0 | failed | | | | | |")
+            rows.append([label, 0, "failed", "", "", "", "", ""])
             continue
-        rows.append(
-            f"| {label} | {entry['workers']} | {sweep['median']:.2f} | {sweep['p90']:.2f} "
-            f"| {sweep['p99']:.2f} | {sweep['mean']:.2f} ± {sweep['std']:.2f} "
-            f"| {entry['throughput']:.1f} {entry.get('unit', 'items')}/s "
-            f"| {'no' if sweep['unstable'] else 'yes'} |"
-        )
-    return rows
+        rows.append([
+            label, entry["workers"], f"{sweep['median']:.2f}", f"{sweep['p90']:.2f}",
+            f"{sweep['p99']:.2f}", f"{sweep['mean']:.2f} ± {sweep['std']:.2f}",
+            f"{entry['throughput']:.1f} {entry.get('unit', 'items')}/s",
+            "no" if sweep["unstable"] else "yes",
+        ])  # fmt: skip
+    headers = ["config", "workers", "median ms", "p90", "p99", "mean ± std", "throughput",
+               "stable"]  # fmt: skip
+    return _table(headers, rows)
 
 
 def _plots(summary: dict) -> list[str]:

@@ -1,0 +1,57 @@
+"""Where one word's time goes in a TensorFlow mode: the per-call dispatch, the cost of each GRU
+step, and the Python around the call. A least-squares line through (steps, seconds) over many
+single words separates the fixed cost from the per-step cost."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from g2p import Model
+from g2p._inputs import encode
+
+from .flops import steps
+
+REPEATS = 5
+
+
+def _median_seconds(run: Callable[[], object]) -> float:
+    times = []
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _empty_call_seconds(jit_compile: bool, ids: np.ndarray) -> float:
+    """A tf.function that returns its input: what any call costs before any work."""
+    import tensorflow as tf
+
+    spec = tf.TensorSpec([None, None], tf.int32)
+    empty = tf.function(tf.identity, jit_compile=jit_compile).get_concrete_function(spec)
+    empty(tf.constant(ids))
+    return _median_seconds(lambda: empty(tf.constant(ids)).numpy())
+
+
+def anatomy(mode: str, words: list[str]) -> dict[str, float]:
+    model = Model(mode=mode, batch_size=1)
+    rows = []
+    for word in words:
+        ids = encode([word], 1)
+        phonemes = model.predict([word])[0]  # also the warmup
+        call = _median_seconds(lambda ids=ids: model.predict_ids(ids))
+        whole = _median_seconds(lambda word=word: model.predict([word]))
+        rows.append((sum(steps(word, phonemes)), call, whole))
+    step_counts, calls, wholes = (np.array(column) for column in zip(*rows, strict=True))
+    per_step, fixed = np.polyfit(step_counts, calls, 1)
+    return {
+        "per_step_us": per_step * 1e6,
+        "fixed_us": fixed * 1e6,
+        "empty_call_us": _empty_call_seconds(mode == "xla", encode(words[:1], 1)) * 1e6,
+        "python_us": float(np.median(wholes - calls)) * 1e6,
+        "mean_steps": float(step_counts.mean()),
+    }
