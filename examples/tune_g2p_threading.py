@@ -11,9 +11,8 @@ import argparse
 import statistics
 import time
 
-import tensorflow  # noqa: F401 - imported before the loop, so each forked attempt skips it
-
 import g2p
+import tensorflow  # noqa: F401 - imported before the loop, so each forked attempt skips it
 from tuner import nelder_mead
 from tuner.tf import set_threading
 

@@ -41,6 +41,15 @@ def test_flops_follow_the_issues_definition():
     assert flops.steps("a" * 30, ["AH0"] * 20) == (31, 20)  # the decoder stops at 20
 
 
+def test_step_efficiency_counts_the_steps_batching_throws_away():
+    words, phonemes = ["a", "abcd", "xyz"], [["AH0"], ["AE1", "B"], ["Z"]]
+    assert report.step_efficiency(words, phonemes, 1) == 1.0
+    # Sorted by length: [a, xyz] then [abcd]. Useful: (2+2) + (4+2) + (5+3) = 18 steps.
+    # Executed: 2 rows x (4 + 2), a's row waiting for xyz, then 1 row x (5 + 3) = 20.
+    assert report.step_efficiency(words, phonemes, 2) == pytest.approx(18 / 20)
+    assert report.step_efficiency(words * 3, phonemes * 3, 8) < 1  # short words wait for long
+
+
 def _contender(words_per_s: dict[int, float], p50_ms: float) -> dict:
     return {
         "throughput": {str(b): {"words_per_s": {"median": v}} for b, v in words_per_s.items()},

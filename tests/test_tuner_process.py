@@ -166,8 +166,9 @@ def objective(config):
     time.sleep(0.3)
     return config["x"]
 
-result = tuner.minimize(objective, {"x": tuner.Int(0, 11)}, strategy="grid", log=sys.argv[1])
-print("interrupted" if result.interrupted else "finished", len(result.trials), flush=True)
+space = {"x": tuner.Int(0, 11)}
+result = tuner.minimize(objective, space, strategy="grid", log=sys.argv[1], confirm=0)
+print("interrupted" if result.interrupted else "finished", result.evaluated, flush=True)
 """
 
 

@@ -171,3 +171,12 @@ def test_the_leaders_are_confirmed_before_the_winner_is_named():
     result = Study(space, make_strategy("grid", space), executor, confirm=2).run()
     assert result.best_config == {"x": 1}  # x=2's first measurement was luck
     assert len(result.evaluations[2].values) == 3
+
+
+def reports_instead_of_returning(config):
+    tuner.report(config["x"] / 2)
+
+
+def test_an_objective_may_report_its_value_instead_of_returning_it():
+    result = tuner.minimize(reports_instead_of_returning, {"x": Int(1, 3)}, strategy="grid")
+    assert [e.value for e in result.evaluations] == [0.5, 1.0, 1.5]

@@ -4,7 +4,6 @@ single words separates the fixed cost from the per-step cost."""
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 
@@ -18,13 +17,14 @@ from .flops import steps
 REPEATS = 5
 
 
-def _median_seconds(run: Callable[[], object]) -> float:
+def _best_seconds(run: Callable[[], object]) -> float:
+    """The fastest of a few calls: other processes only ever add time."""
     times = []
     for _ in range(REPEATS):
         start = time.perf_counter()
         run()
         times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    return min(times)
 
 
 def _empty_call_seconds(jit_compile: bool, ids: np.ndarray) -> float:
@@ -34,7 +34,7 @@ def _empty_call_seconds(jit_compile: bool, ids: np.ndarray) -> float:
     spec = tf.TensorSpec([None, None], tf.int32)
     empty = tf.function(tf.identity, jit_compile=jit_compile).get_concrete_function(spec)
     empty(tf.constant(ids))
-    return _median_seconds(lambda: empty(tf.constant(ids)).numpy())
+    return _best_seconds(lambda: empty(tf.constant(ids)).numpy())
 
 
 def anatomy(mode: str, words: list[str]) -> dict[str, float]:
@@ -43,8 +43,8 @@ def anatomy(mode: str, words: list[str]) -> dict[str, float]:
     for word in words:
         ids = encode([word], 1)
         phonemes = model.predict([word])[0]  # also the warmup
-        call = _median_seconds(lambda ids=ids: model.predict_ids(ids))
-        whole = _median_seconds(lambda word=word: model.predict([word]))
+        call = _best_seconds(lambda ids=ids: model.predict_ids(ids))
+        whole = _best_seconds(lambda word=word: model.predict([word]))
         rows.append((sum(steps(word, phonemes)), call, whole))
     step_counts, calls, wholes = (np.array(column) for column in zip(*rows, strict=True))
     per_step, fixed = np.polyfit(step_counts, calls, 1)

@@ -48,8 +48,8 @@ def tensorflow_gemm_flops(size: int, seconds: float) -> dict[str, float]:
 
 
 def _rates(run, flops: int, seconds: float) -> dict[str, float]:
-    """Median and best FLOP/s over repeated runs. The roofline uses the median, like every
-    throughput it is compared with, so a busy machine slows both sides alike."""
+    """Median and best FLOP/s over repeated runs. The roofline uses the best: a peak is what
+    the core can do, and contenders are held to it with their median, so noise never helps them."""
     run()
     rates, deadline = [], time.perf_counter() + seconds
     while time.perf_counter() < deadline:

@@ -11,10 +11,15 @@ Categorical knobs have no order, so they are never coordinates: after each integ
 other option of each categorical knob is tried at the best integers (coordinate descent), and the
 integer phase restarts from there under the improving option. Each round must strictly improve
 the best value, and the space is finite, so the search ends.
+
+When the search from the start point is over, the corners of the integer box are measured and
+searched from in turn (best first), while the budget lasts: on measured thread landscapes the
+optimum often sits on an edge that a search from the centre settles short of.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Generator
 
@@ -23,21 +28,38 @@ from tuner.space import Int, Space
 from tuner.strategies.base import GeneratorStrategy, Search
 
 Measure = Generator[dict, float, float]
+MAX_SCOUTED_KNOBS = 4  # 2**4 = 16 corners; beyond that scouting would cost more than it finds
 
 
 class NelderMead(GeneratorStrategy):
     name = "nelder-mead"
 
-    def __init__(self, space: Space, seed=None, start=None, step: float = 0.25) -> None:
-        """``step``: the initial simplex's edge along each knob, as a fraction of its range."""
+    def __init__(
+        self, space: Space, seed=None, start=None, step: float = 0.5, scout: bool = True
+    ) -> None:
+        """``step``: the initial simplex's edge along each knob, as a fraction of its range.
+        ``scout``: once the search from the start point has converged, measure the corners of
+        the integer box (up to four moving knobs) and search again from each, best first, while
+        the budget lasts: one local basin should not hide the rest of the space, and thread
+        landscapes often have their optimum on an edge."""
         if not 0 < step <= 1:
             raise ValueError(f"step is a fraction of each knob's range in (0, 1], got {step!r}")
-        self.step = step
+        self.step, self.scout = step, scout
         self.measured: dict[str, float] = {}
         super().__init__(space, seed, start)
 
     def search(self) -> Search:
-        config = self.start or self._centre()
+        start = self.start or self._centre()
+        yield from self._local_search(start)
+        corners = self._corners(start) if self.scout else []
+        values = []
+        for corner in corners:
+            values.append((yield from self._measure(corner)))
+        for index in sorted(range(len(corners)), key=values.__getitem__):
+            yield from self._local_search(corners[index])
+
+    def _local_search(self, config: dict) -> Search:
+        """Integer phase and categorical rounds from ``config`` until neither improves."""
         best = yield from self._measure(config)
         while True:
             config, best = yield from self._integer_phase(config, best)
@@ -45,6 +67,13 @@ class NelderMead(GeneratorStrategy):
             if not value < best:
                 return
             config, best = candidate, value
+
+    def _corners(self, config: dict) -> list[dict]:
+        names = self._moving()
+        if not 0 < len(names) <= MAX_SCOUTED_KNOBS:
+            return []
+        ends = [(self.space.params[n].lo, self.space.params[n].hi) for n in names]
+        return [{**config, **dict(zip(names, c, strict=True))} for c in itertools.product(*ends)]
 
     def _centre(self) -> dict:
         return {
