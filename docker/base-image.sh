@@ -33,7 +33,11 @@ if docker image inspect "$TAG" >/dev/null 2>&1; then
 fi
 
 [[ $(id -u) -eq 0 ]] || { log "debootstrap needs root (try: sudo $0)"; exit 1; }
-command -v debootstrap >/dev/null || { log "debootstrap not found (apt-get install debootstrap)"; exit 1; }
+if ! command -v debootstrap >/dev/null; then
+    command -v apt-get >/dev/null || { log "debootstrap is needed and there is no apt-get"; exit 1; }
+    log "installing debootstrap"
+    { apt-get update -qq && apt-get install -y -qq debootstrap; } >&2
+fi
 
 MIRROR=${DEBIAN_MIRROR:-$(host_apt_mirror)}
 ROOTFS=$(mktemp -d "${TMPDIR:-/tmp}/tfopt-rootfs.XXXXXX")

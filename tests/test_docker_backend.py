@@ -175,6 +175,8 @@ def test_an_unreachable_engine_makes_the_backend_unavailable_with_the_reason(mon
     with pytest.raises(ValueError, match="docker.*cannot be used: no Docker engine"):
         tuner.run_in_child("operator:add", 1, 2, mode="spawn", limits={"cpus": 1},
                            backend="docker")  # fmt: skip
+    with pytest.raises(RuntimeError, match="no Docker engine is reachable"):
+        run_in_container(["true"])
 
 
 def test_bad_commands_and_limits_are_rejected_before_any_container():

@@ -51,9 +51,10 @@ def probe(image: str, script: str) -> dict:
 
 
 def build(image: str, *docker_args: str, cwd: Path = ROOT) -> str:
-    """Build with `make image`'s script; its docker build log."""
+    """Build with `make image`'s script; its docker build log (the classic builder's format)."""
+    env = {**os.environ, "IMAGE": image, "DOCKER_BUILDKIT": "0"}
     done = subprocess.run(
-        ["docker/build-image.sh", *docker_args], cwd=cwd, env={**os.environ, "IMAGE": image},
+        ["docker/build-image.sh", *docker_args], cwd=cwd, env=env,
         capture_output=True, text=True, timeout=1800,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-6000:]

@@ -6,6 +6,7 @@ The builds themselves run in test_docker_image.py; these checks catch a broken r
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,6 +123,17 @@ def test_the_tensorflow_recipe_takes_version_and_copts_and_keeps_only_the_wheel(
 def test_the_tensorflow_folder_is_a_recipe_never_a_package():
     assert not list((ROOT / "tensorflow").rglob("__init__.py"))
     assert not list((ROOT / "tensorflow").rglob("*.py"))
+
+
+def test_the_docker_folder_never_shadows_the_docker_sdk():
+    """Run from the repo root, ``import docker`` must still be the SDK, not the scripts' folder."""
+    assert not list((ROOT / "docker").glob("*.py"))
+    found = subprocess.run(
+        [sys.executable, "-c", "import docker; print(docker.__file__, docker.from_env.__name__)"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert found.returncode == 0, found.stderr
+    assert "site-packages" in found.stdout and "from_env" in found.stdout
 
 
 def test_no_registry_or_mirror_host_is_written_into_the_recipes():

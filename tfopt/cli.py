@@ -20,7 +20,7 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_OUT = os.environ.get("TFOPT_RESULTS", "results")
 
 # Sweeps are timed for ``duration`` seconds per worker (at least 3), after ``warmup`` sweeps.
-QUICK = {"duration": 2.0, "warmup": 1, "workers": 2, "screen_workers": 1, "tune_budget": 3,
+QUICK = {"duration": 1.0, "warmup": 1, "workers": 2, "screen_workers": 1, "tune_budget": 2,
          "tune_remeasure": False}  # fmt: skip
 FULL = {"duration": 8.0, "warmup": 2, "workers": 3, "screen_workers": 2, "tune_budget": 10,
         "tune_remeasure": True}  # fmt: skip

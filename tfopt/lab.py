@@ -141,7 +141,9 @@ class Lab:
     def expected_runs(self) -> int:
         """For the ETA: screening, tuning trials and the final re-measure."""
         count = len(self.steps)
-        tuning = self.settings.tune_budget if "threads" in [s.name for s in self.steps] else 0
+        tuning = 0
+        if "threads" in [s.name for s in self.steps]:  # the tuner confirms its leaders 3 times
+            tuning = self.settings.tune_budget + 2 * min(3, self.settings.tune_budget)
         screening = (count + 1) * self.settings.screen_workers
         return screening + tuning + (count + 1) * self.settings.workers
 

@@ -200,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     write(record, args.out)
     measure_contenders(record, args, settings)
-    measure_anatomy(record, args, settings)
+    if not args.quick:
+        measure_anatomy(record, args, settings)
     summarize(record)
     write(record, args.out)
     plot(args.out, args.out.with_suffix(".png"))

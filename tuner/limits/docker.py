@@ -110,8 +110,11 @@ def _checked_command(command: Sequence[str]) -> list[str]:
 
 
 def connect() -> docker.DockerClient:
-    """A client for the engine ``DOCKER_HOST`` (or the local socket) names."""
-    return docker.from_env()
+    """A client for the engine that ``DOCKER_HOST`` (or the local socket) names."""
+    try:
+        return docker.from_env()
+    except DockerException as exc:
+        raise RuntimeError(f"no Docker engine is reachable ({exc})") from None
 
 
 def engine_problem(image: str | None = None) -> str | None:
@@ -119,6 +122,8 @@ def engine_problem(image: str | None = None) -> str | None:
     try:
         client = connect()
         client.ping()
+    except RuntimeError as exc:
+        return str(exc)
     except DockerException as exc:
         return f"no Docker engine is reachable ({exc})"
     if image is None:
