@@ -10,8 +10,9 @@ import numpy as np
 from ._checkpoint import load_weights
 from ._inputs import chunks, iter_words, predict_in_batches
 
-MODES = ("eager", "graph", "xla")
-"""eager: op by op from Python; graph: one `tf.function`; xla: the same, compiled by XLA."""
+MODES = ("eager", "graph", "xla", "tflite")
+"""eager: op by op from Python; graph: one `tf.function`; xla: the same, compiled by XLA;
+tflite: the same graph converted to TensorFlow Lite (float32), whose calls cost far less."""
 
 STREAM_CHUNK = 8192
 """Words read from the input at a time: memory stays bounded however long the input is."""
@@ -52,9 +53,7 @@ class Model:
 
     def predict_ids(self, ids: np.ndarray) -> np.ndarray:
         """One padded batch as `_inputs.encode` makes it -> phoneme ids [rows, 20]."""
-        import tensorflow as tf
-
-        return self._decode(tf.constant(ids)).numpy()
+        return self._decode(ids)
 
     @functools.cached_property
     def _decode(self):

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from ._checkpoint import HIDDEN, MAX_DECODE_STEPS, START, STOP
+from ._tflite import TFLiteDecoder
 
 DecodeFn = Callable[[tf.Tensor], tf.Tensor]
 SIGNATURE = (tf.TensorSpec([None, None], tf.int32),)
@@ -95,13 +96,25 @@ def build(weights: dict[str, np.ndarray]) -> DecodeFn:
     return decode
 
 
+ArrayFn = Callable[[np.ndarray], np.ndarray]
+
+
+def _on_arrays(decode: DecodeFn) -> ArrayFn:
+    return lambda ids: decode(tf.constant(ids)).numpy()
+
+
+def _graph(decode: DecodeFn, jit_compile: bool = False) -> tf.types.experimental.ConcreteFunction:
+    return tf.function(
+        decode, input_signature=SIGNATURE, jit_compile=jit_compile
+    ).get_concrete_function()
+
+
 # Graph modes trace once (shapes are left open in SIGNATURE) and are called through their concrete
 # function, which skips tf.function's per-call argument matching (~0.1 ms). XLA compiles once per
-# concrete shape, hence the padding to a few shapes in `_inputs`.
-MODES: dict[str, Callable[[DecodeFn], DecodeFn]] = {
-    "eager": lambda fn: fn,
-    "graph": lambda fn: tf.function(fn, input_signature=SIGNATURE).get_concrete_function(),
-    "xla": lambda fn: tf.function(
-        fn, input_signature=SIGNATURE, jit_compile=True
-    ).get_concrete_function(),
+# concrete shape, hence the padding to a few shapes in `_inputs`; so does TFLite (`_tflite`).
+MODES: dict[str, Callable[[DecodeFn], ArrayFn]] = {
+    "eager": _on_arrays,
+    "graph": lambda fn: _on_arrays(_graph(fn)),
+    "xla": lambda fn: _on_arrays(_graph(fn, jit_compile=True)),
+    "tflite": lambda fn: TFLiteDecoder(_graph(fn)),
 }

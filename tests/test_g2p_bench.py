@@ -31,7 +31,7 @@ def test_non_tensorflow_contenders_match_g2p_en(name, batch_size, words):
 def test_unknown_contender_is_named():
     with pytest.raises(ValueError, match="unknown contender 'tf-magic'"):
         load("tf-magic", 1)
-    assert {"tf-eager", "tf-graph", "tf-xla", "onnxruntime"} <= CONTENDERS.keys()
+    assert {"tf-eager", "tf-graph", "tf-xla", "tf-tflite", "onnxruntime"} <= CONTENDERS.keys()
 
 
 def test_flops_follow_the_issues_definition():

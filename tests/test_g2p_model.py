@@ -90,7 +90,7 @@ def test_bad_words_get_a_clear_error(words, error, message):
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
-        ({"mode": "fast"}, ValueError, "mode must be one of eager, graph, xla"),
+        ({"mode": "fast"}, ValueError, "mode must be one of eager, graph, xla, tflite"),
         ({"batch_size": 0}, ValueError, "at least 1"),
         ({"batch_size": "8"}, TypeError, "batch_size must be an int"),
         ({"batch_size": True}, TypeError, "batch_size must be an int"),

@@ -132,7 +132,7 @@ def measure_contenders(record: dict, args: argparse.Namespace, settings: dict) -
 def measure_anatomy(record: dict, args: argparse.Namespace, settings: dict) -> None:
     """Fixed and per-step cost of a single word, for each compiled TensorFlow mode benchmarked."""
     words = record["config"]["words"][: settings["single_word_calls"]]
-    for name, mode in (("tf-graph", "graph"), ("tf-xla", "xla")):
+    for name, mode in (("tf-graph", "graph"), ("tf-xla", "xla"), ("tf-tflite", "tflite")):
         if name in args.contenders:
             print(f"single-word anatomy of {name} ...", file=sys.stderr, flush=True)
             task = {"task": "anatomy", "core": args.core, "mode": mode, "words": words}

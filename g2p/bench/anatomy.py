@@ -27,15 +27,15 @@ def _best_seconds(run: Callable[[], object]) -> float:
     return min(times)
 
 
-def _empty_call_seconds(jit_compile: bool, ids: np.ndarray) -> float:
-    """A one-op tf.function on the same input: what any call costs before the model's work.
-    (One op, not `tf.identity`: returning the int32 input itself takes a slower path.)"""
-    import tensorflow as tf
+def _empty_call_seconds(mode: str, ids: np.ndarray) -> float:
+    """A one-op function in the same mode, on the same input: what any call costs before the
+    model's work. (One op, not `tf.identity`: returning the int32 input itself takes a slower
+    path.)"""
+    from g2p import _tf_decoder
 
-    spec = tf.TensorSpec([None, None], tf.int32)
-    empty = tf.function(lambda ids: ids + 1, jit_compile=jit_compile).get_concrete_function(spec)
-    empty(tf.constant(ids))
-    return _best_seconds(lambda: empty(tf.constant(ids)).numpy())
+    empty = _tf_decoder.MODES[mode](lambda ids: ids + 1)
+    empty(ids)
+    return _best_seconds(lambda: empty(ids))
 
 
 def anatomy(mode: str, words: list[str]) -> dict[str, float]:
@@ -52,7 +52,7 @@ def anatomy(mode: str, words: list[str]) -> dict[str, float]:
     return {
         "per_step_us": per_step * 1e6,
         "fixed_us": fixed * 1e6,
-        "empty_call_us": _empty_call_seconds(mode == "xla", encode(words[:1], 1)) * 1e6,
+        "empty_call_us": _empty_call_seconds(mode, encode(words[:1], 1)) * 1e6,
         "python_us": float(np.median(wholes - calls)) * 1e6,
         "mean_steps": float(step_counts.mean()),
     }

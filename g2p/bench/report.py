@@ -11,7 +11,7 @@ from .flops import flops_per_word, steps
 from .measure import summary
 
 PEER = "numpy-batched"
-TF_MODES = ("tf-eager", "tf-graph", "tf-xla")
+TF_MODES = ("tf-eager", "tf-graph", "tf-xla", "tf-tflite")
 TARGETS = {
     "batch_vs_g2p_en": 5.0,
     "batch_vs_numpy_batched": 1.5,

@@ -18,6 +18,7 @@ CONTENDERS: dict[str, tuple[str, dict[str, str]]] = {
     "tf-eager": ("tensorflow", {"mode": "eager"}),
     "tf-graph": ("tensorflow", {"mode": "graph"}),
     "tf-xla": ("tensorflow", {"mode": "xla"}),
+    "tf-tflite": ("tensorflow", {"mode": "tflite"}),
 }
 REFERENCE = "g2p_en-numpy"
 
