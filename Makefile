@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: setup test test-fast lint profile profile-quick bench lock image wheelhouse base-image clean
+.PHONY: setup test test-slow lint profile profile-quick bench lock image wheelhouse base-image clean
 
 setup: $(STAMP)
 
@@ -14,12 +14,14 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
+# The default test run: lint, then every test not marked slow.
 test: setup
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-test-fast: setup
-	$(PY) -m pytest -m "not slow"
+# The slow tests (full CMUdict sweeps, real TensorFlow end-to-end runs, Docker image builds).
+test-slow: setup
+	$(PY) -m pytest -m slow
 
 lint: setup
 	$(PY) -m ruff check .

@@ -28,3 +28,12 @@ def lab_image() -> str:
     )  # fmt: skip
     assert build.returncode == 0, f"building the lab image failed:\n{build.stderr[-6000:]}"
     return LAB_IMAGE
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run tests that start TensorFlow's runtime in the pytest process last.
+
+    Once a tensor exists, forking is unsafe and the tuner rightly refuses to fork; tests of the
+    forking machinery must therefore run before any test that uses TensorFlow in-process.
+    """
+    items.sort(key=lambda item: item.get_closest_marker("tf_runtime") is not None)

@@ -9,6 +9,8 @@ import pytest
 import g2p
 from g2p._sample import alphabetic_cmudict_words
 
+pytestmark = pytest.mark.tf_runtime
+
 
 def shipped_predictions(words: list[str]) -> list[list[str]]:
     from g2p.reference import shipped_g2p_en

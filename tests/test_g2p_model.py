@@ -14,6 +14,8 @@ from g2p import _checkpoint, _inputs
 from g2p._sample import alphabetic_cmudict_words
 from g2p.reference import shipped_g2p_en
 
+pytestmark = pytest.mark.tf_runtime
+
 ROOT = Path(__file__).resolve().parents[1]
 MADE_UP = ["activationist", "tfopt", "zyxqwv", "qqqq", "blorptastic", "x", "pneumonoultra"]
 ODD_CHARACTERS = ["o'brien", "Hello", "naïve", "well-known", "a b", "42"]  # all map to <unk>

@@ -10,6 +10,8 @@ import pytest
 import g2p
 from g2p.reference import shipped_g2p_en, shipped_module
 
+pytestmark = pytest.mark.tf_runtime
+
 TEXTS = [
     "I have $250 in my pocket.",
     "popular pets, e.g. cats and dogs",

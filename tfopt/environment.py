@@ -63,7 +63,41 @@ def tensorflow_record() -> dict:
         "onednn_opts_env": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         "built_with_xla": bool(port.IsBuiltWithXLA()),
         "python": sys.executable,
+        "default_thread_pools": default_thread_pools(tf),
     }
+
+
+def default_thread_pools(tf) -> dict:
+    """The pool sizes TensorFlow picks when nobody sets them, as this process sees them.
+
+    TensorFlow sizes both pools to the cores it may schedule on (``sched_getaffinity``), never to
+    a cgroup CPU quota: under ``docker run --cpus=1`` on a many-core host it still starts one
+    thread per visible core. The inter-op pool is counted from its live threads after one op; the
+    intra-op pool follows the same rule (its threads are not named, so it is not counted).
+    """
+    tf.reduce_sum(tf.ones([2, 2]))  # starts the runtime (this runs in a throwaway worker)
+    inter_op = sum(
+        1 for task in Path("/proc/self/task").iterdir()
+        if (task / "comm").read_text().strip() == "tf_Compute"
+    )  # fmt: skip
+    return {
+        "inter_op": inter_op,
+        "intra_op": len(os.sched_getaffinity(0)),
+        "sized_from": "visible cores (sched_getaffinity), not the CPU quota",
+    }
+
+
+def oversubscription(env: dict) -> str | None:
+    """A warning when TensorFlow's default pools exceed the CPU quota (the container trap)."""
+    quota = env.get("limits", {}).get("cpu_quota_cores")
+    pools = (env.get("tensorflow") or {}).get("default_thread_pools") or {}
+    threads = max(pools.get("inter_op", 0), pools.get("intra_op", 0))
+    if not quota or threads <= quota:
+        return None
+    return (
+        f"TensorFlow's default pools start {threads} threads per pool against a CPU quota of "
+        f"{quota:g} cores: without tuned thread counts they are throttled onto the quota."
+    )
 
 
 def host_record() -> dict:

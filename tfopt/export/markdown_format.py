@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..environment import machine_title
+from ..environment import machine_title, oversubscription
 
 REPORT = "report.md"
 
@@ -24,6 +24,15 @@ def render(summary: dict) -> list[str]:
         onednn = "on" if tf.get("onednn_enabled") else "off"
         python = env.get("host", {}).get("python")
         lines.append(f"TensorFlow {tf.get('version')} (oneDNN {onednn}), Python {python}")
+        pools = tf.get("default_thread_pools")
+        if pools:
+            lines.append(
+                f"TensorFlow's default pools here: inter-op {pools['inter_op']}, "
+                f"intra-op {pools['intra_op']} threads (sized from {pools['sized_from']})"
+            )
+    trap = oversubscription(env)
+    if trap:
+        lines.append(f"**Warning:** {trap}")
     lines += ["", *_settings(summary.get("settings", {}))]
     if summary.get("speedup"):
         lines += ["", _headline(summary), ""]
