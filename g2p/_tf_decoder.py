@@ -111,7 +111,7 @@ def _graph(decode: DecodeFn, jit_compile: bool = False) -> tf.types.experimental
 
 # Graph modes trace once (shapes are left open in SIGNATURE) and are called through their concrete
 # function, which skips tf.function's per-call argument matching (~0.1 ms). XLA compiles once per
-# concrete shape, hence the padding to a few shapes in `_inputs`; so does TFLite (`_tflite`).
+# concrete shape, hence the padding to a few shapes in `_inputs`. TFLite: see `_tflite`.
 MODES: dict[str, Callable[[DecodeFn], ArrayFn]] = {
     "eager": _on_arrays,
     "graph": lambda fn: _on_arrays(_graph(fn)),
