@@ -9,25 +9,21 @@ cap applies to what the trial allocates.
 
 from __future__ import annotations
 
-import itertools
 import os
 from pathlib import Path
 
 from tuner.limits import cgroupfs
 from tuner.limits.base import Backend, Confinement, Limits
-
-PERIOD_US = 100_000
-_CONTROLLER_OF = {"cpus": "cpu", "memory": "memory", "cpuset": "cpuset"}
-_counter = itertools.count()
+from tuner.limits.cgroupfs import CONTROLLER_OF, PERIOD_US
 
 
 class CgroupV1Confinement(Confinement):
     def __init__(self, limits: Limits, root: Path) -> None:
         super().__init__(backend=CgroupV1Backend.name, limits=limits)
         self.dirs: dict[str, Path] = {}
-        name = cgroupfs.trial_name(next(_counter))
+        name = cgroupfs.trial_name()
         try:
-            for limit, controller in _CONTROLLER_OF.items():
+            for limit, controller in CONTROLLER_OF.items():
                 if limits.as_dict()[limit] is not None:
                     self.dirs[controller] = self._make(controller, root, name)
             self._configure()

@@ -9,22 +9,18 @@ moved into a ``leaf`` child, the way container init systems do; the trial cgroup
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 from pathlib import Path
 
 from tuner.limits import cgroupfs
 from tuner.limits.base import Backend, Confinement, Limits
-
-PERIOD_US = 100_000
-_NEEDED = {"cpus": "cpu", "memory": "memory", "cpuset": "cpuset"}
-_counter = itertools.count()
+from tuner.limits.cgroupfs import CONTROLLER_OF, PERIOD_US
 
 
 class CgroupV2Confinement(Confinement):
     def __init__(self, limits: Limits, parent: Path) -> None:
         super().__init__(backend=CgroupV2Backend.name, limits=limits)
-        self.dir = parent / cgroupfs.trial_name(next(_counter))
+        self.dir = parent / cgroupfs.trial_name()
         self.dir.mkdir()
         try:
             self._configure()
@@ -70,7 +66,7 @@ class CgroupV2Backend(Backend):
         if mount is None:
             return f"no cgroup v2 hierarchy under {self.root}"
         available = set((cgroupfs.read(mount / "cgroup.controllers") or "").split())
-        missing = sorted(set(_NEEDED.values()) - available)
+        missing = sorted(set(CONTROLLER_OF.values()) - available)
         if missing:
             return f"the cgroup v2 hierarchy at {mount} lacks the {', '.join(missing)} controllers"
         if not os.access(cgroupfs.v2_dir(self.root), os.W_OK):
@@ -79,7 +75,7 @@ class CgroupV2Backend(Backend):
 
     def open(self, limits: Limits) -> Confinement:
         parent = cgroupfs.v2_dir(self.root)
-        wanted = {_NEEDED[k] for k, v in limits.as_dict().items() if v is not None}
+        wanted = {CONTROLLER_OF[k] for k, v in limits.as_dict().items() if v is not None}
         delegate(parent, wanted, is_root=parent == cgroupfs.v2_mount(self.root))
         return CgroupV2Confinement(limits, parent)
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import time
 from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
+PERIOD_US = 100_000  # the CFS period docker run --cpus uses; the quota is cpus x this
+CONTROLLER_OF = {"cpus": "cpu", "memory": "memory", "cpuset": "cpuset"}  # limit -> controller
+_trial_counter = itertools.count()
 
 
 def own_paths(proc_file: str = "/proc/self/cgroup") -> dict[str, str]:
@@ -82,5 +86,6 @@ def remove(directory: Path, attempts: int = 50) -> None:
         directory.rmdir()
 
 
-def trial_name(counter: int) -> str:
-    return f"tfopt-trial-{os.getpid()}-{counter}"
+def trial_name() -> str:
+    """A cgroup name unique to this process and trial."""
+    return f"tfopt-trial-{os.getpid()}-{next(_trial_counter)}"
