@@ -78,7 +78,7 @@ def choose_backend(limits: Limits, mode: str, backend: str | Backend | None = No
         if name in _ONLY_BY_NAME:
             continue
         candidate = get_backend(name)
-        reason = candidate.unavailable_reason() or _mode_problem(candidate, mode)
+        reason = _mode_problem(candidate, mode) or candidate.unavailable_reason()
         if reason is None:
             return candidate
         skipped.append(f"{name}: {reason}")
@@ -94,6 +94,7 @@ def _mode_problem(backend: Backend, mode: str) -> str | None:
 def _check_usable(backend: Backend, mode: str) -> None:
     if not isinstance(backend, Backend):
         raise TypeError(f"backend must be a name or a tuner.limits.Backend, got {backend!r}")
-    reason = backend.unavailable_reason() or _mode_problem(backend, mode)
+    # the mode first: it is the caller's to fix, whatever this machine has
+    reason = _mode_problem(backend, mode) or backend.unavailable_reason()
     if reason is not None:
         raise ValueError(f"limits backend {backend.name!r} cannot be used: {reason}")
