@@ -38,13 +38,13 @@ def _env() -> dict:
     return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1"}
 
 
-def start(*args: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "profile.py", *args], cwd=ROOT, env=_env(),
+def start(*args: str, env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "profile.py", *args], cwd=ROOT, env=env or _env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # fmt: skip
 
 
-def run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess:
-    process = start(*args)
+def run(*args: str, timeout: int = 600, env: dict | None = None) -> subprocess.CompletedProcess:
+    process = start(*args, env=env)
     out, err = process.communicate(timeout=timeout)
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
@@ -161,6 +161,34 @@ def test_parallel_runs_get_disjoint_cores(tmp_path):
     first, second = payloads
     assert len(first["affinity"]) == 1 and len(second["affinity"]) == 1
     assert first["affinity"] != second["affinity"]  # each run had a core of its own
-    overlap = min(first["ended_at"], second["ended_at"]) - max(first["started_at"],
-                                                               second["started_at"])  # fmt: skip
-    assert overlap > 0  # and they really ran at the same time
+    assert overlap(first, second) > 0  # and they really ran at the same time
+
+
+def overlap(first: dict, second: dict) -> float:
+    return min(first["ended_at"], second["ended_at"]) - max(first["started_at"],
+                                                            second["started_at"])  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to split")
+@pytest.mark.parametrize("visible", ["3,4", "5"])
+def test_parallel_runs_queue_on_the_gpus_one_run_per_gpu(tmp_path, visible):
+    """No GPU exists here, so the queues are given ids through CUDA_VISIBLE_DEVICES, as a user
+    would narrow them; the runs themselves are real (on CPU) and see only their own id."""
+    config = write_config(tmp_path / "c.json", batch_size=[4, 64], cpus=1, parallel=True)
+    out = tmp_path / "out"
+    env = {**_env(), "CUDA_VISIBLE_DEVICES": visible}
+    done = run("--config", str(config), "--out", str(out), env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert f"one queue per GPU: {visible.replace(',', ', ')}" in done.stderr
+    payloads = []
+    for row in rows(out):
+        metrics = json.loads((out / row["folder"] / "metrics.json").read_text())
+        payloads += [worker["payload"] for worker in metrics["workers"]]
+    first, second = payloads
+    if "," in visible:  # two queues: both runs at once, each on a GPU of its own
+        assert {first["gpus"], second["gpus"]} == set(visible.split(","))
+        assert overlap(first, second) > 0
+    else:  # one queue: the runs take turns, though a second core is free
+        assert first["gpus"] == second["gpus"] == visible
+        assert overlap(first, second) < 0

@@ -11,6 +11,8 @@ import platform
 import sys
 from pathlib import Path
 
+from .devices import visible_gpus
+
 ISA_FLAGS = (
     "sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw", "avx512vl",
     "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8",
@@ -115,6 +117,7 @@ def environment_record(tensorflow: dict | None = None) -> dict:
         "host": host_record(),
         "cpu": cpu_record(),
         "limits": limits_record(),
+        "gpus": visible_gpus(),
         "tensorflow": tensorflow or {},
     }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import variants as variants_mod
+from .devices import visible_gpus
 from .export import export_all
 from .lab import record_environment
 from .matrix import LiveConfig, expand, varying_keys
@@ -31,8 +32,10 @@ def run_experiment(
     config_path: Path, out: Path, progress: Progress, extra_variants: dict[str, Variant]
 ) -> dict:
     live = LiveConfig(config_path)
-    runner = Runner(out, variants_of(live.config, extra_variants), progress,
-                    parallel=live.config["parallel"])  # fmt: skip
+    parallel, gpus = live.config["parallel"], visible_gpus()
+    runner = Runner(out, variants_of(live.config, extra_variants), progress, parallel, gpus)
+    if parallel and gpus:
+        progress.note(f"one queue per GPU: {', '.join(gpus)}")
     done_before = len(runner.completed())
     if done_before:
         progress.note(f"resuming: {done_before} finished run(s) in {out} will be skipped")

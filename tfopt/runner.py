@@ -87,9 +87,11 @@ class Runner:
         variants: dict[str, variants_mod.Variant],
         progress: Progress,
         parallel: bool = False,
+        gpus: list[str] | None = None,
     ):
+        """``gpus``: with ``parallel``, one queue per GPU id, each run holding one GPU alone."""
         self.out, self.variants, self.progress = Path(out), variants, progress
-        self.parallel = parallel
+        self.parallel, self.gpus = parallel, list(gpus or [])
         self.csv = RunDataCsv(self.out / RUN_DATA)
         self._pythons: dict[str, str | None] = {}
 
@@ -108,7 +110,7 @@ class Runner:
             if not todo:
                 return made
             tried.add(todo[0].key)
-            made.append(self._finish(todo[0], self._execute(todo[0], cpuset=None)))
+            made.append(self._finish(todo[0], self._execute(todo[0])))
 
     def _todo(self, jobs: list[Job], tried: set, in_flight: int = 0) -> list[Job]:
         done = self.completed()
@@ -118,26 +120,28 @@ class Runner:
 
     def _run_parallel(self, pending: Callable[[], list[Job]]) -> list[RunRecord]:
         all_cores = sorted(os.sched_getaffinity(0))
-        free = list(all_cores)
-        running: dict[futures.Future, tuple[Job, list[int]]] = {}
+        free, free_gpus = list(all_cores), list(self.gpus)
+        running: dict[futures.Future, tuple[Job, list[int], str | None]] = {}
         made, tried = [], set()
         with futures.ThreadPoolExecutor(max_workers=len(all_cores)) as pool:
             try:
                 while True:
                     for job in self._todo(pending(), tried, len(running)):
                         need = job.cores_needed or len(all_cores)
-                        if need > len(free):
-                            continue  # wait: a measured run never shares a core
+                        if need > len(free) or (self.gpus and not free_gpus):
+                            continue  # wait: a measured run never shares a core or a GPU
                         cores, free = free[:need], free[need:]
+                        gpu = free_gpus.pop(0) if self.gpus else None
                         tried.add(job.key)
                         cpuset = ",".join(map(str, cores))
-                        running[pool.submit(self._execute, job, cpuset)] = (job, cores)
+                        running[pool.submit(self._execute, job, cpuset, gpu)] = (job, cores, gpu)
                     if not running:
                         return made
                     finished, _ = futures.wait(running, return_when=futures.FIRST_COMPLETED)
                     for future in finished:
-                        job, cores = running.pop(future)
+                        job, cores, gpu = running.pop(future)
                         free = sorted(free + cores)
+                        free_gpus += [gpu] if gpu is not None else []
                         made.append(self._finish(job, future.result()))
             except KeyboardInterrupt:
                 self.progress.note(f"interrupted: saving the {len(running)} run(s) in flight")
@@ -145,7 +149,7 @@ class Runner:
                     made.append(self._finish(running[future][0], future.result()))
                 raise
 
-    def _execute(self, job: Job, cpuset: str | None) -> RunRecord:
+    def _execute(self, job: Job, cpuset: str | None = None, gpu: str | None = None) -> RunRecord:
         import tuner
 
         from . import worker
@@ -154,6 +158,8 @@ class Runner:
         variant = self.variants[config["variant"]]
         options = variants_mod.run_options(variant, self._python(variant))
         options["env"] = env_for(config, variant)
+        if gpu is not None:
+            options["env"]["CUDA_VISIBLE_DEVICES"] = gpu
         target = worker.measure_run if options["mode"] == "fork" else "tfopt.worker:measure_run"
         limits = tuner.Limits(cpus=config["cpus"], memory=config["memory"], cpuset=cpuset)
         outcome = tuner.run_in_child(

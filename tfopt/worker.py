@@ -74,6 +74,7 @@ def _measure(task: dict) -> dict:
         "python": platform.python_version(),
         "pid": os.getpid(),
         "affinity": sorted(os.sched_getaffinity(0)),
+        "gpus": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "started_at": started_at,
         "ended_at": time.time(),
     }
