@@ -90,9 +90,9 @@ def predict_in_batches(
     words: list[str], batch_size: int, bucket: bool, decode: Callable[[np.ndarray], np.ndarray]
 ) -> list[list[str]]:
     """Phonemes of `words` in input order, `decode` mapping each `encode`d batch to phoneme ids."""
-    phonemes: list[list[str]] = [[]] * len(words)
+    phonemes: dict[int, list[str]] = {}
     for batch in plan_batches(words, batch_size, bucket):
         out = decode(encode([words[i] for i in batch], batch_size))
-        for index, row in zip(batch, out, strict=False):
-            phonemes[index] = to_phonemes(row)
-    return phonemes
+        # `out` ends with the padding rows `encode` added: zip stops at the batch's last word.
+        phonemes.update(zip(batch, map(to_phonemes, out), strict=False))
+    return [phonemes[index] for index in range(len(words))]

@@ -14,6 +14,12 @@ MODES = ("eager", "graph", "xla", "tflite")
 """eager: op by op from Python; graph: one `tf.function`; xla: the same, compiled by XLA;
 tflite: the same graph converted to TensorFlow Lite (float32), whose calls cost far less."""
 
+
+def check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+
+
 STREAM_CHUNK = 8192
 """Words read from the input at a time: memory stays bounded however long the input is."""
 
@@ -29,8 +35,7 @@ class Model:
     """
 
     def __init__(self, mode: str = "graph", batch_size: int = 256, bucket: bool = True):
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+        check_mode(mode)
         if not isinstance(batch_size, int) or isinstance(batch_size, bool):
             raise TypeError(f"batch_size must be an int, not {type(batch_size).__name__}")
         if batch_size < 1:
@@ -59,7 +64,7 @@ class Model:
     def _decode(self):
         from . import _tf_decoder
 
-        return _tf_decoder.MODES[self.mode](_tf_decoder.build(load_weights()))
+        return _tf_decoder.in_mode(self.mode, _tf_decoder.Decoder(load_weights()))
 
 
 @functools.cache

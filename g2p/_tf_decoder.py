@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from ._checkpoint import HIDDEN, MAX_DECODE_STEPS, START, STOP
+from ._model import check_mode
 from ._tflite import TFLiteDecoder
 
 DecodeFn = Callable[[tf.Tensor], tf.Tensor]
@@ -49,26 +50,30 @@ class _GRU:
         return (1 - z) * n + z * h
 
 
-def build(weights: dict[str, np.ndarray]) -> DecodeFn:
-    """`decode(ids [rows, time]) -> phoneme ids [rows, 20]`, `</s>`-filled after the end.
+class Decoder:
+    """`decoder(ids [rows, time]) -> phoneme ids [rows, 20]`, `</s>`-filled after the end.
 
     Each row of `ids` is a word's graphemes then `</s>`, zero-padded; all-zero rows are padding.
     """
-    encoder, decoder = _GRU(weights, "enc"), _GRU(weights, "dec")
-    fc_w_t = tf.constant(np.ascontiguousarray(weights["fc_w"].T))
-    fc_b = tf.constant(weights["fc_b"])
 
-    def encode(ids: tf.Tensor, steps: tf.Tensor) -> tf.Tensor:
-        x_proj = tf.gather(encoder.table, tf.transpose(ids))  # [time, rows, 3 * HIDDEN]
+    def __init__(self, weights: dict[str, np.ndarray]):
+        self._encoder, self._decoder = _GRU(weights, "enc"), _GRU(weights, "dec")
+        self._fc_w_t = tf.constant(np.ascontiguousarray(weights["fc_w"].T))
+        self._fc_b = tf.constant(weights["fc_b"])
+        self._python_runs = 0
 
-        def body(t, h):
-            live = tf.expand_dims(t < steps, 1)
-            return t + 1, tf.where(live, encoder.step(x_proj[t], h), h)
+    @property
+    def trace_count(self) -> int:
+        """How often the Python code of `__call__` ran: once per trace under `tf.function`
+        (on every call in eager mode, where nothing is traced)."""
+        return self._python_runs
 
-        h0 = tf.zeros([tf.shape(ids)[0], HIDDEN])
-        return tf.while_loop(lambda t, h: t < tf.reduce_max(steps), body, (0, h0))[1]
+    def __call__(self, ids: tf.Tensor) -> tf.Tensor:
+        self._python_runs += 1
+        return self.decode_counting_steps(ids)[0]
 
-    def decode(ids: tf.Tensor) -> tf.Tensor:
+    def decode_counting_steps(self, ids: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """The phoneme ids, the encoder steps run and the decoder steps run."""
         rows = tf.shape(ids)[0]
         steps = tf.reduce_sum(tf.cast(ids != 0, tf.int32), axis=1)
 
@@ -76,24 +81,29 @@ def build(weights: dict[str, np.ndarray]) -> DecodeFn:
             return tf.logical_and(i < MAX_DECODE_STEPS, tf.logical_not(tf.reduce_all(done)))
 
         def body(i, h, prev, done, out):
-            h = decoder.step(tf.gather(decoder.table, prev), h)
-            logits = tf.nn.bias_add(tf.matmul(h, fc_w_t), fc_b)
+            h = self._decoder.step(tf.gather(self._decoder.table, prev), h)
+            logits = tf.nn.bias_add(tf.matmul(h, self._fc_w_t), self._fc_b)
             pred = tf.argmax(logits, axis=-1, output_type=tf.int32)
             out = tf.where(
                 tf.range(MAX_DECODE_STEPS)[:, None] == i, tf.where(done, STOP, pred), out
             )
             return i + 1, h, pred, tf.logical_or(done, pred == STOP), out
 
-        state = (
-            0,
-            encode(ids, steps),
-            tf.fill([rows], START),
-            steps == 0,
-            tf.fill([MAX_DECODE_STEPS, rows], STOP),
-        )
-        return tf.transpose(tf.while_loop(unfinished, body, state)[-1])
+        encoder_steps, h = self._encode(ids, steps)
+        state = (0, h, tf.fill([rows], START), steps == 0, tf.fill([MAX_DECODE_STEPS, rows], STOP))
+        decoder_steps, *_, out = tf.while_loop(unfinished, body, state)
+        return tf.transpose(out), encoder_steps, decoder_steps
 
-    return decode
+    def _encode(self, ids: tf.Tensor, steps: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Steps run (the longest word's) and the final hidden state of every row."""
+        x_proj = tf.gather(self._encoder.table, tf.transpose(ids))  # [time, rows, 3 * HIDDEN]
+
+        def body(t, h):
+            live = tf.expand_dims(t < steps, 1)
+            return t + 1, tf.where(live, self._encoder.step(x_proj[t], h), h)
+
+        h0 = tf.zeros([tf.shape(ids)[0], HIDDEN])
+        return tf.while_loop(lambda t, h: t < tf.reduce_max(steps), body, (0, h0))
 
 
 ArrayFn = Callable[[np.ndarray], np.ndarray]
@@ -103,18 +113,22 @@ def _on_arrays(decode: DecodeFn) -> ArrayFn:
     return lambda ids: decode(tf.constant(ids)).numpy()
 
 
-def _graph(decode: DecodeFn, jit_compile: bool = False) -> tf.types.experimental.ConcreteFunction:
+def compile_graph(
+    fn: Callable, jit_compile: bool = False
+) -> tf.types.experimental.ConcreteFunction:
+    """`fn` traced once into a graph (shapes left open in SIGNATURE), optionally XLA-compiled."""
     return tf.function(
-        decode, input_signature=SIGNATURE, jit_compile=jit_compile
+        fn, input_signature=SIGNATURE, jit_compile=jit_compile
     ).get_concrete_function()
 
 
 # Graph modes trace once (shapes are left open in SIGNATURE) and are called through their concrete
 # function, which skips tf.function's per-call argument matching (~0.1 ms). XLA compiles once per
 # concrete shape, hence the padding to a few shapes in `_inputs`. TFLite: see `_tflite`.
-MODES: dict[str, Callable[[DecodeFn], ArrayFn]] = {
-    "eager": _on_arrays,
-    "graph": lambda fn: _on_arrays(_graph(fn)),
-    "xla": lambda fn: _on_arrays(_graph(fn, jit_compile=True)),
-    "tflite": lambda fn: TFLiteDecoder(_graph(fn)),
-}
+def in_mode(mode: str, decode: DecodeFn) -> ArrayFn:
+    """`decode` run in one of `g2p.MODES`, on NumPy arrays."""
+    check_mode(mode)
+    if mode == "eager":
+        return _on_arrays(decode)
+    graph = compile_graph(decode, jit_compile=mode == "xla")
+    return TFLiteDecoder(graph) if mode == "tflite" else _on_arrays(graph)

@@ -13,6 +13,10 @@ import contextlib
 import functools
 import types
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from g2p_en import G2p
 
 
 @contextlib.contextmanager
@@ -38,6 +42,6 @@ def shipped_module() -> types.ModuleType:
     return module
 
 
-def shipped_g2p_en():
+def shipped_g2p_en() -> G2p:
     """A `g2p_en.G2p` instance; `.predict(word)` runs g2p_en's per-word NumPy decoder."""
     return shipped_module().G2p()

@@ -1,12 +1,16 @@
-"""Every alphabetic CMUdict word (about 117,000), every mode, against g2p_en's own decoder."""
+"""Every alphabetic CMUdict word (about 117,000) and 2,000 random made-up words, every mode,
+against g2p_en's own decoder."""
 
 import functools
 import multiprocessing
+import random
+import string
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 
 import g2p
+from g2p._inputs import MAX_WORD_LENGTH
 from g2p._sample import alphabetic_cmudict_words
 
 pytestmark = pytest.mark.tf_runtime
@@ -17,6 +21,19 @@ def shipped_predictions(words: list[str]) -> list[list[str]]:
 
     reference = shipped_g2p_en()
     return [reference.predict(word) for word in words]
+
+
+def random_words(count: int, seed: int) -> list[str]:
+    """Random a-z strings of 1 to 32 letters (the first eight of exactly 32), reproducibly."""
+    rng = random.Random(seed)
+    longest = [MAX_WORD_LENGTH] * 8
+    lengths = longest + [rng.randint(1, MAX_WORD_LENGTH) for _ in range(count - len(longest))]
+    return ["".join(rng.choices(string.ascii_lowercase, k=length)) for length in lengths]
+
+
+def assert_all_match(words: list[str], got: list[list[str]], expected: list[list[str]]) -> None:
+    wrong = [(w, a, b) for w, a, b in zip(words, got, expected, strict=True) if a != b]
+    assert wrong == [], f"{len(wrong)} words differ, e.g. {wrong[:5]}"
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +52,24 @@ def expected(words):
         yield functools.cache(lambda: [pron for f in futures for pron in f.result()])
 
 
+@pytest.fixture(scope="module")
+def made_up() -> tuple[list[str], list[list[str]]]:
+    made_up_words = random_words(2000, seed=0)
+    return made_up_words, shipped_predictions(made_up_words)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", g2p.MODES)
 def test_all_cmudict_words_match_g2p_en_in_every_mode(mode, words, expected):
-    got = g2p.Model(mode=mode, batch_size=256).predict(words)
-    wrong = [(w, a, b) for w, a, b in zip(words, got, expected(), strict=True) if a != b]
     assert len(words) > 100_000
-    assert wrong == [], f"{len(wrong)} words differ, e.g. {wrong[:5]}"
+    assert_all_match(words, g2p.Model(mode=mode, batch_size=256).predict(words), expected())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", g2p.MODES)
+def test_random_made_up_words_match_g2p_en_in_every_mode(mode, made_up):
+    made_up_words, made_up_expected = made_up
+    assert len(made_up_words) == 2000
+    assert {len(word) for word in made_up_words} == set(range(1, MAX_WORD_LENGTH + 1))
+    got = g2p.Model(mode=mode, batch_size=256).predict(made_up_words)
+    assert_all_match(made_up_words, got, made_up_expected)

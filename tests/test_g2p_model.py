@@ -81,12 +81,19 @@ def test_huge_inputs_are_read_in_bounded_chunks(monkeypatch):
         ([b"cat"], TypeError, "bytes"),
         ("", ValueError, "empty"),
         (["cat", ""], ValueError, r"words\[1\] is an empty string"),
-        ("a" * 33, ValueError, "limited to 32 characters"),
     ],
 )
 def test_bad_words_get_a_clear_error(words, error, message):
     with pytest.raises(error, match=message):
         g2p.predict(words)
+
+
+def test_words_of_up_to_32_characters_are_accepted():
+    longest = "pneumonoultramicroscopicsilicovo"
+    assert len(longest) == _inputs.MAX_WORD_LENGTH == 32
+    assert g2p.predict(longest) == [shipped_g2p_en().predict(longest)]
+    with pytest.raises(ValueError, match="limited to 32 characters"):
+        g2p.predict(longest + "l")
 
 
 @pytest.mark.parametrize(
@@ -115,6 +122,44 @@ def test_compiled_shapes_stay_few_whatever_the_lengths():
     }
     assert len(shapes) == len(_inputs.STEP_BUCKETS) * 9  # 9 row counts: 1, 2, 4, ..., 256
     assert all(rows & (rows - 1) == 0 for rows, _ in shapes)
+
+
+@pytest.mark.parametrize("mode", ["eager", "graph", "xla"])
+def test_graph_modes_trace_once_for_every_length_and_batch_size(mode):
+    """Eager runs the decoder's Python on every call (which shows the count works); the graph
+    modes trace it once, however many lengths, batch sizes and compiled shapes follow."""
+    from g2p import _tf_decoder
+
+    words = [("abcdefghijklmnopqrstuvwxyz" * 2)[:length] for length in range(1, 33)]
+    decoder = _tf_decoder.Decoder(_checkpoint.load_weights())
+    predict = _tf_decoder.in_mode(mode, decoder)
+    by_size = {size: _inputs.predict_in_batches(words, size, True, predict) for size in (1, 3, 32)}
+    calls = sum(len(_inputs.plan_batches(words, size, True)) for size in by_size)
+    assert decoder.trace_count == (calls if mode == "eager" else 1)
+    assert by_size[1] == by_size[3] == by_size[32]
+
+
+@pytest.mark.parametrize("mode", ["eager", "graph", "xla"])
+def test_encoder_and_decoder_stop_early_without_changing_a_token(mode):
+    """The encoder runs the longest word's steps (not the padded width), the decoder stops once
+    every row has emitted `</s>`, far short of its 20 steps."""
+    import tensorflow as tf
+    from g2p import _tf_decoder
+
+    words = ["a", "at", "cat"]
+    expected = [shipped_g2p_en().predict(word) for word in words]
+    decoder = _tf_decoder.Decoder(_checkpoint.load_weights())
+    ids = _inputs.encode(words, 32)  # one all-zero padding row, 4 time steps
+    wide = np.pad(ids, [(0, 0), (0, _inputs.MAX_WORD_LENGTH + 1 - ids.shape[1])])
+    run = decoder.decode_counting_steps
+    if mode != "eager":
+        run = _tf_decoder.compile_graph(run, jit_compile=mode == "xla")
+    phonemes, encoder_steps, decoder_steps = (t.numpy() for t in run(tf.constant(wide)))
+    assert [_inputs.to_phonemes(row) for row in phonemes[: len(words)]] == expected
+    assert np.array_equal(phonemes, _tf_decoder.in_mode(mode, decoder)(ids))
+    assert encoder_steps == len("cat") + 1
+    assert decoder_steps == max(len(p) for p in expected) + 1  # "cat": K AE1 T, then </s>
+    assert decoder_steps < _checkpoint.MAX_DECODE_STEPS / 4
 
 
 def test_importing_and_building_leave_tensorflow_thread_pools_to_the_caller():

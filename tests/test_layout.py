@@ -34,6 +34,17 @@ def test_cprofile_can_profile_the_harness_script():
     assert "ncalls" in out.stdout  # cProfile's own table: the stdlib profiler really ran
 
 
+def test_python_m_profile_from_repo_root_runs_the_standard_library_profiler(tmp_path):
+    """`-m profile` finds ./profile.py first: it must run the stdlib profiler, args intact."""
+    script = tmp_path / "tiny.py"
+    script.write_text("print('tiny script says', 6 * 7)\n")
+    out = run_python("-m", "profile", "-s", "calls", str(script))
+    assert out.returncode == 0, out.stderr
+    assert "tiny script says 42" in out.stdout
+    assert "function calls" in out.stdout  # the stdlib profiler's own report
+    assert "Ordered by: call count" in out.stdout  # `-s calls` reached it
+
+
 def test_tensorflow_folder_never_shadows_the_real_package():
     out = run_python("-c", "import tensorflow as tf; print(tf.__file__); print(tf.__version__)")
     assert out.returncode == 0, out.stderr

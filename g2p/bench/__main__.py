@@ -21,7 +21,7 @@ from pathlib import Path
 from g2p import sample_words
 
 from . import report
-from .contenders import CONTENDERS, REFERENCE
+from .contenders import CONTENDERS, REFERENCE, TF_CONTENDERS
 from .plot import plot
 from .worker import single_thread_environment
 
@@ -132,8 +132,8 @@ def measure_contenders(record: dict, args: argparse.Namespace, settings: dict) -
 def measure_anatomy(record: dict, args: argparse.Namespace, settings: dict) -> None:
     """Fixed and per-step cost of a single word, for each compiled TensorFlow mode benchmarked."""
     words = record["config"]["words"][: settings["single_word_calls"]]
-    for name, mode in (("tf-graph", "graph"), ("tf-xla", "xla"), ("tf-tflite", "tflite")):
-        if name in args.contenders:
+    for name, mode in TF_CONTENDERS.items():
+        if mode != "eager" and name in args.contenders:
             print(f"single-word anatomy of {name} ...", file=sys.stderr, flush=True)
             task = {"task": "anatomy", "core": args.core, "mode": mode, "words": words}
             record.setdefault("anatomy", {})[name] = run_worker(task, settings["timeout"])

@@ -33,7 +33,7 @@ def _empty_call_seconds(mode: str, ids: np.ndarray) -> float:
     path.)"""
     from g2p import _tf_decoder
 
-    empty = _tf_decoder.MODES[mode](lambda ids: ids + 1)
+    empty = _tf_decoder.in_mode(mode, lambda ids: ids + 1)
     empty(ids)
     return _best_seconds(lambda: empty(ids))
 

@@ -6,12 +6,11 @@ import statistics
 
 from g2p._inputs import padded_rows, plan_batches
 
-from .contenders import REFERENCE
+from .contenders import REFERENCE, TF_CONTENDERS
 from .flops import flops_per_word, steps
 from .measure import summary
 
 PEER = "numpy-batched"
-TF_MODES = ("tf-eager", "tf-graph", "tf-xla", "tf-tflite")
 TARGETS = {
     "batch_vs_g2p_en": 5.0,
     "batch_vs_numpy_batched": 1.5,
@@ -87,7 +86,7 @@ def targets(contenders: dict, roofline_words_per_s: float) -> dict:
     """The issue's four targets for the best TensorFlow mode, as ratios measured in this run
     (those whose baseline was not measured are left out)."""
     measured = {name: r for name, r in contenders.items() if "throughput" in r}
-    modes = [name for name in TF_MODES if name in measured]
+    modes = [name for name in TF_CONTENDERS if name in measured]
     if not modes or REFERENCE not in measured:
         return {}
     best = max(modes, key=lambda name: best_batch(measured[name])[1])

@@ -8,17 +8,19 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
+from g2p import MODES
+
 Predictor = Callable[[list[str]], list[list[str]]]
+
+TF_CONTENDERS = {f"tf-{mode}": mode for mode in MODES}
+"""Contender name -> `g2p.Model` mode, one per TensorFlow mode."""
 
 # name -> (module in this package, keyword options of its `load`)
 CONTENDERS: dict[str, tuple[str, dict[str, str]]] = {
     "g2p_en-numpy": ("g2p_en_numpy", {}),
     "numpy-batched": ("numpy_batched", {}),
     "onnxruntime": ("onnxruntime", {}),
-    "tf-eager": ("tensorflow", {"mode": "eager"}),
-    "tf-graph": ("tensorflow", {"mode": "graph"}),
-    "tf-xla": ("tensorflow", {"mode": "xla"}),
-    "tf-tflite": ("tensorflow", {"mode": "tflite"}),
+    **{name: ("tensorflow", {"mode": mode}) for name, mode in TF_CONTENDERS.items()},
 }
 REFERENCE = "g2p_en-numpy"
 

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from g2p import Model
 
+from ..worker import one_tensorflow_thread
 from . import Predictor
 
 
 def load(batch_size: int, mode: str) -> Predictor:
-    import tensorflow as tf
-
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    tf.config.threading.set_intra_op_parallelism_threads(1)
+    one_tensorflow_thread()
     return Model(mode=mode, batch_size=batch_size).predict
