@@ -1,7 +1,12 @@
 """The seeds' for-loop API, run as real scripts (and a real REPL) in subprocesses."""
 
+import os
+import pty
+import select
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,6 +55,50 @@ def test_the_callback_form_sets_each_attempt_before_the_body(tmp_path):
     done = run_script(tmp_path, KAMERTON_STYLE)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("best attempt [2, 7]: 0")
+
+
+KAMERTON_RESULT = """
+from tuner import kamerton
+
+seen = []
+search = kamerton(cb=seen.append, vertex=[4], bounds=[(1, 8)], verbose=False)
+try:
+    while True:
+        attempt = next(search)
+        assert seen[-1] is attempt  # the callback ran on this very attempt
+        print(abs(attempt[0] - 6))
+except StopIteration as stop:
+    result = stop.value
+print("returned", result.best_config, result.best_value)
+"""
+
+
+def test_the_callback_form_returns_the_result_as_the_generator_value(tmp_path):
+    done = run_script(tmp_path, KAMERTON_RESULT)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == [
+        "best attempt [6]: 0 (min 0, max 0)",
+        "returned {'x0': 6} 0.0",
+    ]
+
+
+LOAD_TIME_KNOB = """
+import tensorflow  # loaded here, so a forked child can no longer change what it read at load
+from tuner import nelder_mead
+
+try:
+    for attempt in nelder_mead(vertex=[2, 2], names=["inter", "OMP_NUM_THREADS"]):
+        print(attempt[0])
+except ValueError as exc:
+    print(exc)
+"""
+
+
+def test_load_time_knobs_are_refused_once_tensorflow_is_imported(tmp_path):
+    done = run_script(tmp_path, LOAD_TIME_KNOB)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("OMP_NUM_THREADS is read when TensorFlow loads")
+    assert "trial " not in done.stderr  # refused before any child ran
 
 
 FAILING_BODIES = """
@@ -110,3 +159,122 @@ def test_the_loop_works_typed_into_the_repl():
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["best attempt [7]: 0 (min 0, max 0)", "still here"]
+
+
+class Terminal:
+    """An interactive Python at a real pseudo-terminal, read with a deadline so that a test that
+    goes wrong fails instead of hanging (the deadline bounds the wait, it asserts nothing)."""
+
+    def __init__(self) -> None:
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # the child becomes the interpreter, with the terminal as its own
+            try:
+                os.chdir(ROOT)
+                os.execv(sys.executable, [sys.executable, "-i", "-q"])
+            finally:
+                os._exit(127)
+        self.output, self.mark = "", 0
+        self.status: int | None = None
+
+    def __enter__(self) -> "Terminal":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def type(self, *lines: str) -> None:
+        for line in lines:
+            os.write(self.fd, line.encode() + b"\n")
+
+    def expect(self, text: str, seconds: float = 120) -> bool:
+        """Read until ``text`` appears after what earlier calls found; False if it never does."""
+        deadline = time.monotonic() + seconds
+        while (found := self.output.find(text, self.mark)) < 0:
+            chunk = self._read(deadline - time.monotonic())
+            if not chunk:
+                return False
+            self.output += chunk
+        self.mark = found + len(text)
+        return True
+
+    def _read(self, seconds: float) -> str:
+        ready, _, _ = select.select([self.fd], [], [], max(0.0, seconds))
+        try:
+            return os.read(self.fd, 65536).decode(errors="replace") if ready else ""
+        except OSError:  # EIO: every process holding the terminal has closed it
+            return ""
+
+    def close(self) -> int:
+        """The interpreter's exit code, once it has ended (killed, with its children, if it does
+        not end within the deadline)."""
+        if self.status is None:
+            if not self.expect("never printed", seconds=30):
+                for pid in [*children_of(self.pid), self.pid]:
+                    os.kill(pid, signal.SIGKILL)
+            os.close(self.fd)
+            self.status = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
+        return self.status
+
+
+def children_of(pid: int) -> list[int]:
+    """The live (or unreaped) child processes of ``pid``, from /proc."""
+    children = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # the process ended while we looked
+        if int(fields[1]) == pid:
+            children.append(int(stat.parent.name))
+    return children
+
+
+def typed_loop(*body: str) -> list[str]:
+    return [
+        "from tuner import nelder_mead",
+        "for attempt in nelder_mead(vertex=[4], bounds=[(1, 9)]):",
+        *(f"    {line}" for line in body),
+        "",
+    ]
+
+
+def finish_session(terminal: Terminal) -> str:
+    """After the loop: one best line, the prompt back, no child left, a command that runs once."""
+    assert terminal.expect("best attempt "), terminal.output
+    assert terminal.expect("\n>>> "), terminal.output  # the parent's prompt came back
+    assert children_of(terminal.pid) == []  # every trial's child was reaped
+    terminal.type("print(6 * 7)")
+    assert terminal.expect("\n42\r\n>>> "), terminal.output
+    terminal.type("exit()")
+    assert terminal.close() == 0
+    assert terminal.output.count("best attempt") == 1
+    assert terminal.output.splitlines().count("42") == 1  # read and run by the parent alone
+    return terminal.output
+
+
+def test_the_loop_works_typed_at_an_interactive_terminal():
+    with Terminal() as terminal:
+        assert terminal.expect(">>> "), terminal.output
+        terminal.type(*typed_loop("print(attempt)", "print((attempt[0] - 7) ** 2)"))
+        output = finish_session(terminal)
+    assert "best attempt [7]: 0 (min 0, max 0)" in output
+
+
+def test_bodies_that_raise_at_a_terminal_fail_their_trials_and_the_parent_goes_on():
+    with Terminal() as terminal:
+        assert terminal.expect(">>> "), terminal.output
+        terminal.type(
+            *typed_loop(
+                "print(attempt)",
+                "if attempt[0] % 2:",
+                "    raise ValueError('odd ' + 'attempt')",
+                "print((attempt[0] - 8) ** 2)",
+            )
+        )
+        output = finish_session(terminal)
+    assert "best attempt [8]: 0 (min 0, max 0)" in output
+    verdicts = [line.split(" -> ")[1] for line in output.splitlines() if line.startswith("trial ")]
+    failed = [i for i, verdict in enumerate(verdicts) if verdict.startswith("fail")]
+    assert failed and failed[0] < len(verdicts) - 1  # trials went on after a failure
+    assert all("the loop body did not finish" in verdicts[i] for i in failed)
+    assert "odd attempt" not in output  # no child ever reached the REPL's error display

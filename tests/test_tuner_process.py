@@ -1,5 +1,6 @@
 """One function in one real child process: results, failures, timeouts, reaping, Ctrl-C."""
 
+import functools
 import json
 import os
 import signal
@@ -132,6 +133,13 @@ def test_spawn_runs_another_interpreter_with_the_standard_library_only():
     assert outcome.status is TrialStatus.COMPLETE, outcome.reason
     prefix = tuner.run_in_child("sysconfig:get_path", "purelib", mode="spawn", python=other)
     assert prefix.payload != tuner.run_in_child("sysconfig:get_path", "purelib").payload
+
+
+def test_spawn_sends_a_partial_as_its_function_and_bound_arguments():
+    bound = functools.partial(divmod, 17)
+    assert tuner.run_in_child(bound, 5, mode="spawn").payload == [3, 2]  # JSON: a list
+    keyworded = functools.partial(int, base=2)
+    assert tuner.run_in_child(keyworded, "101", mode="spawn").value == 5
 
 
 def test_spawn_failures_carry_the_reason():

@@ -2,7 +2,9 @@
 
 TensorTuner (Intel's paper on tuning TensorFlow's threading) prunes more than 90% of the space; we
 hold Nelder-Mead to that on synthetic noisy threading landscapes and on a grid measured on real
-hardware (g2p, `tests/data/`), replayed with noise. Seeded: the same numbers on every run.
+hardware (g2p, `tests/data/`), replayed with noise. Seeded: the same numbers on every run, with
+the README's seeds, so these are the README's claims. The budget counts distinct configurations;
+trials (child runs) also re-measure the incumbent and confirm the leaders, and stay under 15%.
 """
 
 import statistics
@@ -12,8 +14,10 @@ import pytest
 from tuner.bench.landscapes import RecordedLandscape, ThreadingLandscape
 from tuner.bench.quality import BUDGET_FRACTION, RECORDED, search
 
-SEEDS = range(5)
+SEEDS = range(20)  # as `python -m tuner.bench.quality`, whose numbers the README quotes
 NOISE = 0.03
+WITHIN_5_PERCENT = 0.9  # of the runs on each landscape
+TRIALS_FRACTION = 0.15
 
 
 def runs(landscape, strategy):
@@ -24,10 +28,10 @@ def runs(landscape, strategy):
 def assert_good(landscape):
     nelder_mead = runs(landscape, "nelder-mead")
     assert max(r["fraction_of_grid"] for r in nelder_mead) <= BUDGET_FRACTION
+    assert max(r["trials"] for r in nelder_mead) <= TRIALS_FRACTION * landscape.space.size
     gaps = [r["gap"] for r in nelder_mead]
     assert statistics.median(gaps) <= 0.05
-    assert sum(gap <= 0.05 for gap in gaps) >= 0.8 * len(gaps)
-    return gaps
+    assert sum(gap <= 0.05 for gap in gaps) >= WITHIN_5_PERCENT * len(gaps)
 
 
 @pytest.mark.parametrize("seed", range(10))

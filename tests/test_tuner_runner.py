@@ -4,11 +4,14 @@ import json
 import os
 import statistics
 import time
+import warnings
 
 import pytest
 
 import tuner
 from tuner import Choice, Int, TrialStatus
+from tuner.limits import LimitsWarning
+from tuner.limits.fallback import FallbackBackend
 from tuner.outcome import TrialOutcome
 from tuner.runner import Study
 from tuner.space import Space
@@ -114,11 +117,33 @@ def test_a_rerun_with_the_log_redoes_no_finished_trial(tmp_path, monkeypatch):
     assert third.best_config == {"x": 3, "mode": "fast"}
 
 
-def test_a_log_from_another_space_is_refused(tmp_path):
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"space": {"x": Int(0, 5), "mode": SPACE["mode"]}}, "written for the space"),
+        ({"strategy": "grid"}, "by the 'nelder-mead' strategy, not 'grid'"),
+    ],
+)
+def test_a_log_from_another_space_or_strategy_is_refused(tmp_path, change, match):
     log = tmp_path / "trials.jsonl"
     tuner.minimize(bowl, SPACE, budget=1, log=str(log))
-    with pytest.raises(ValueError, match="written for the space"):
-        tuner.minimize(bowl, {"x": Int(0, 5), "mode": SPACE["mode"]}, log=str(log))
+    with pytest.raises(ValueError, match=match):
+        tuner.minimize(**{"objective": bowl, "space": SPACE, "log": str(log), **change})
+
+
+def test_a_random_search_rerun_without_a_seed_asks_for_the_same_configurations(
+    tmp_path, monkeypatch
+):
+    log, marks = tmp_path / "trials.jsonl", tmp_path / "marks"
+    monkeypatch.setenv("TFOPT_MARKS", str(marks))
+    search = {"strategy": "random", "log": str(log), "confirm": 0}
+    first = tuner.minimize(counted, SPACE, budget=4, **search)
+    header = json.loads(log.read_text().splitlines()[0])
+    assert header["strategy"] == "random"
+    assert isinstance(header["seed"], int)  # chosen, since none was given, and logged
+    second = tuner.minimize(counted, SPACE, budget=8, **search)
+    assert [e.config for e in second.evaluations[:4]] == [e.config for e in first.evaluations]
+    assert sum(t.resumed for t in second.trials) == len(first.trials)  # none of them ran again
 
 
 def reads_knob(config):
@@ -134,17 +159,63 @@ def test_upper_case_knobs_reach_the_child_environment():
 def test_limits_are_enforced_and_recorded_per_trial():
     result = tuner.minimize(bowl, SPACE, budget=2, cpus=1, memory="256M")
     assert all(t.backend not in ("none", "") for t in result.trials)
+    assert all(set(t.enforced) == {"cpus", "memory"} for t in result.trials)
+
+
+def test_what_the_fallback_backend_does_not_enforce_is_warned_once_and_logged(tmp_path):
+    log = tmp_path / "trials.jsonl"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = tuner.minimize(
+            bowl, SPACE, budget=3, cpus=1, memory="256M", backend=FallbackBackend(), log=str(log)
+        )
+    said = [str(w.message) for w in caught if issubclass(w.category, LimitsWarning)]
+    assert len(result.trials) > 1
+    assert len(said) == 1  # once per search, not once per trial
+    assert "'fallback'" in said[0]
+    assert "no CPU quota" in said[0] and "not resident memory" in said[0]
+    assert all(t.backend == "fallback" for t in result.trials)
+    assert all(set(t.enforced) == {"cpus", "memory"} for t in result.trials)
+    logged = [json.loads(line) for line in log.read_text().splitlines()[1:]]
+    assert [t["enforced"] for t in logged] == [t.enforced for t in result.trials]
+
+
+def importable(tmp_path, monkeypatch, source: str) -> str:
+    """Write ``source`` as a module a spawned child can import; return its name."""
+    (tmp_path / "spawned_objective.py").write_text(source)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
+    return "spawned_objective"
 
 
 def test_spawn_mode_with_an_importable_objective(tmp_path, monkeypatch):
-    (tmp_path / "spawned_objective.py").write_text(
-        "def objective(config):\n    return (config['x'] - 2) ** 2\n"
+    module = importable(
+        tmp_path, monkeypatch, "def objective(config):\n    return (config['x'] - 2) ** 2\n"
     )
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path))
-    result = tuner.minimize("spawned_objective:objective", {"x": Int(0, 4)}, strategy="grid")
+    result = tuner.minimize(f"{module}:objective", {"x": Int(0, 4)}, strategy="grid")
     assert result.best_config == {"x": 2}
     assert result.evaluated == 5
     assert len({t.pid for t in result.trials}) == len(result.trials)
+
+
+READS_ENV = """
+import os
+
+def objective(config):
+    return 10 * int(os.environ["TFOPT_BASE"]) + int(os.environ["TFOPT_KNOB"])
+"""
+
+
+def test_a_base_env_reaches_every_spawned_child_under_the_knobs(tmp_path, monkeypatch):
+    module = importable(tmp_path, monkeypatch, READS_ENV)
+    result = tuner.minimize(
+        f"{module}:objective",
+        {"TFOPT_KNOB": Int(1, 2)},
+        strategy="grid",
+        mode="spawn",
+        env={"TFOPT_BASE": "7", "TFOPT_KNOB": "9"},  # the knob's own value wins
+    )
+    assert [e.value for e in result.evaluations] == [71.0, 72.0]
+    assert "TFOPT_BASE" not in os.environ
 
 
 @pytest.mark.parametrize(

@@ -23,11 +23,12 @@ pass with the best attempt in the parent (which then starts TensorFlow's runtime
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import sys
 import tempfile
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from typing import Any
 
 from tuner import worker
@@ -37,6 +38,7 @@ from tuner.process import ChildEnd, fork_here
 from tuner.runner import Result, Study, env_knobs
 from tuner.space import Int, Space
 from tuner.strategies.nelder_mead import NelderMead
+from tuner.tf import check_knobs
 
 
 class _ChildSide(BaseException):
@@ -60,15 +62,18 @@ def nelder_mead(
     log: str | None = None,
     replay_best: bool = False,
     verbose: bool = True,
-) -> Iterator[list[int]]:
+) -> Generator[list[int], None, Result]:
     """Yield attempts (lists of ints like ``vertex``) into forked children; see the module doc.
 
-    ``bounds`` defaults to ``1 .. max(2 * v, 2 * cores)`` per coordinate. The parent ends by
-    printing the best attempt and its value, and returns ``tuner.runner.Result`` as the
-    generator's return value.
+    ``bounds`` defaults to ``1 .. max(2 * v, 2 * cores)`` per coordinate. ``names`` written
+    like environment variables go into each child's environment; knobs read when TensorFlow
+    loads (``OMP_NUM_THREADS``) are refused once it is imported, as forked children would
+    ignore them. The parent ends by printing the best attempt and its value, and returns
+    ``tuner.runner.Result`` as the generator's return value.
     """
     _check_fork_is_possible()
     space = _vertex_space(vertex, bounds, names)
+    check_knobs(space.params, "fork")
     start = dict(zip(space.params, vertex, strict=True))
     study = Study(
         space,
@@ -76,7 +81,7 @@ def nelder_mead(
         _fork_executor(timeout, cpus, memory),
         budget=budget,
         repeats=repeats,
-        log=TrialLog(log, space) if log else None,
+        log=TrialLog(log, space, NelderMead.name, seed=None) if log else None,
         verbose=verbose,
     )
     try:
@@ -91,11 +96,20 @@ def nelder_mead(
 
 def kamerton(
     cb: Callable[[list[int]], Any], vertex: Sequence[int], **options: Any
-) -> Iterator[list[int]]:
-    """Kamerton's form: ``cb(attempt)`` (e.g. `tuner.tf.set_threading`) runs before each body."""
-    for attempt in nelder_mead(vertex, **options):
-        cb(attempt)
-        yield attempt
+) -> Generator[list[int], None, Result]:
+    """Kamerton's form: ``cb(attempt)`` (e.g. `tuner.tf.set_threading`) runs before each body.
+
+    Takes `nelder_mead`'s options and, like it, returns the `tuner.runner.Result`.
+    """
+    search = nelder_mead(vertex, **options)
+    with contextlib.closing(search):  # a body that fails in a child must close the search
+        while True:
+            try:
+                attempt = next(search)
+            except StopIteration as stop:
+                return stop.value
+            cb(attempt)
+            yield attempt
 
 
 def _check_fork_is_possible() -> None:

@@ -8,6 +8,7 @@ Every child is reaped with ``wait4`` (no zombies), which also gives its peak RSS
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import select
@@ -137,6 +138,11 @@ def target_name(target: Callable[..., Any] | str) -> str:
 
 
 def spawn_task(target: Any, args: tuple, kwargs: dict, env: dict[str, str]) -> dict:
+    """The JSON task a fresh interpreter runs; a ``functools.partial`` of an importable function
+    travels as that function with its bound arguments put in front."""
+    while isinstance(target, functools.partial):
+        args, kwargs = (*target.args, *args), {**target.keywords, **kwargs}
+        target = target.func
     task = {
         "protocol": worker.PROTOCOL,
         "target": target_name(target),

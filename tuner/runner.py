@@ -10,17 +10,19 @@ with every evaluation.
 from __future__ import annotations
 
 import math
+import secrets
 import sys
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tuner.limits import Limits
+from tuner.limits import Backend, Limits, LimitsWarning
 from tuner.log import TrialLog
 from tuner.outcome import TrialOutcome, TrialStatus
 from tuner.process import run_in_child
 from tuner.space import Space
-from tuner.strategies import Strategy, make_strategy
+from tuner.strategies import Strategy, make_strategy, strategy_class
 from tuner.tf import check_knobs
 from tuner.trial import Evaluation, Trial
 
@@ -81,6 +83,7 @@ class Study:
         self.trials: list[Trial] = []
         self.evaluations: dict[str, Evaluation] = {}
         self.interrupted = False
+        self.warned: set[str] = set()
 
     def run(self) -> Result:
         try:
@@ -137,7 +140,16 @@ class Study:
             raise
         trial = Trial.from_outcome(number, config, repeat, outcome)
         self._record(trial)
+        self._warn(trial)
         return trial
+
+    def _warn(self, trial: Trial) -> None:
+        """Say once per study, not per trial, what the limits backend does not enforce."""
+        new = [w for w in trial.warnings if w not in self.warned]
+        if new:
+            self.warned.update(new)
+            message = f"limits backend {trial.backend!r}: " + "; ".join(new)
+            warnings.warn(message, LimitsWarning, stacklevel=2)
 
     def _record(self, trial: Trial) -> None:
         if self.log:
@@ -185,19 +197,26 @@ def minimize(
     seed: int | None = None,
     remeasure_incumbent: bool = True,
     confirm: int = 3,
-    backend: str | None = None,
+    backend: str | Backend | None = None,
     python: str | None = None,
+    env: Mapping[str, str] | None = None,
     verbose: bool = False,
 ) -> Result:
     """Minimise ``objective(config) -> float`` over ``space``, one child process per trial.
 
     ``space`` maps knob names to `tuner.Int` / `tuner.Choice`. Knobs named like environment
-    variables (all capitals) are also exported to the child's environment. ``budget`` caps the
-    number of distinct configurations, each measured ``repeats`` times (median decides); the
+    variables (all capitals) are also exported to the child's environment, on top of ``env``: a
+    base environment for every trial, e.g. ``{"TF_ENABLE_ONEDNN_OPTS": "0"}`` (a knob of the
+    same name wins; in fork mode, load-time knobs are refused in either once TensorFlow is
+    imported, see `tuner.tf.check_knobs`). ``backend`` (a name or a `tuner.limits.Backend`)
+    forces the limits backend, as in `tuner.run_in_child`. ``budget`` caps the number of
+    distinct configurations, each measured ``repeats`` times (median decides); the
     ``confirm`` best are measured at least three times at the end (0 turns that off). A trial
     that raises, times out, crashes or is OOM-killed scores +inf and the search goes on. ``log``
-    is a JSONL file written as trials finish; rerunning with it skips finished trials. Ctrl-C
-    stops the search and returns what finished, with ``result.interrupted`` set.
+    is a JSONL file written as trials finish; rerunning with it skips finished trials (and, with
+    ``seed=None``, reuses the seed it recorded; a log written by another strategy is refused).
+    What a limits backend does not enforce is warned about once (`tuner.limits.LimitsWarning`).
+    Ctrl-C stops the search and returns what finished, with ``result.interrupted`` set.
 
     >>> import tuner
     >>> r = tuner.minimize(lambda c: (c["x"] - 3) ** 2, {"x": tuner.Int(0, 10)})
@@ -208,26 +227,48 @@ def minimize(
     _check_counts(budget, repeats)
     limits = Limits(cpus=cpus, memory=memory, cpuset=cpuset)
     mode = mode or default_mode(objective)
-    check_knobs(space.params, mode)
+    base_env = {str(k): str(v) for k, v in (env or {}).items()}
+    check_knobs([*space.params, *base_env], mode)
 
     def executor(config: dict) -> TrialOutcome:
         return run_in_child(
             objective, config, mode=mode, timeout=timeout, limits=limits,
-            env=env_knobs(config), python=python, backend=backend,
+            env={**base_env, **env_knobs(config)}, python=python, backend=backend,
         )  # fmt: skip
 
+    search, trial_log = _search_and_log(strategy, space, seed, start, log)
     study = Study(
         space,
-        make_strategy(strategy, space, seed=seed, start=start),
+        search,
         executor,
         budget=budget,
         repeats=repeats,
         remeasure_incumbent=remeasure_incumbent,
         confirm=confirm,
-        log=TrialLog(log, space) if log else None,
+        log=trial_log,
         verbose=verbose,
     )
     return study.run()
+
+
+def _search_and_log(
+    strategy: str | Strategy,
+    space: Space,
+    seed: int | None,
+    start: Mapping[str, Any] | None,
+    log: str | None,
+) -> tuple[Strategy, TrialLog | None]:
+    """The strategy and its trial log. A named strategy given no ``seed`` takes the one its log
+    was started with; a new log records a seed chosen now, so a rerun asks for the same
+    configurations. A strategy object keeps its own seed."""
+    if isinstance(strategy, Strategy):
+        return strategy, TrialLog(log, space, strategy.name, strategy.seed) if log else None
+    name = strategy_class(strategy).name  # an unknown name fails before the log is written
+    trial_log = None
+    if log:
+        trial_log = TrialLog(log, space, name, seed if seed is not None else secrets.randbits(32))
+        seed = trial_log.seed if seed is None else seed
+    return make_strategy(name, space, seed=seed, start=start), trial_log
 
 
 def default_mode(objective: Any) -> str:

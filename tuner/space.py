@@ -10,7 +10,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import random
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -90,7 +89,7 @@ Param = Int | Choice
 
 
 class Space:
-    """Named knobs; iterates, samples, validates and keys configurations."""
+    """Named knobs; iterates, indexes, validates and keys configurations."""
 
     def __init__(self, params: Mapping[str, Param]) -> None:
         if isinstance(params, Space):
@@ -130,9 +129,6 @@ class Space:
             index, digit = divmod(index, param.size)
             config[name] = param.values()[digit]
         return {name: config[name] for name in self.params}
-
-    def sample(self, rng: random.Random) -> dict:
-        return self.at(rng.randrange(self.size))
 
     def validate(self, config: Mapping[str, Any]) -> dict:
         if not isinstance(config, Mapping):

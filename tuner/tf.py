@@ -15,11 +15,9 @@ This module imports TensorFlow only inside ``set_threading``.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -71,17 +69,9 @@ def check_knobs(names: Iterable[str], mode: str) -> None:
     if mode == "fork" and late and "tensorflow" in sys.modules:
         raise ValueError(
             f"{', '.join(late)} {'is' if len(late) == 1 else 'are'} read when TensorFlow loads, "
-            "and this process has already imported it, so forked trials would ignore them: use "
-            "mode='spawn' with a 'module:function' objective"
+            "and this process has already imported it, so forked trials would ignore them: "
+            "tune them with tuner.minimize(..., mode='spawn') and a 'module:function' objective"
         )
-
-
-def apply_env(knobs: Mapping[str, Any]) -> None:
-    """Export knobs to this process's environment (before the library that reads them loads)."""
-    unknown = [name for name in knobs if not name.isupper()]
-    if unknown:
-        raise ValueError(f"environment knob names are upper case, got {unknown}")
-    os.environ.update({name: str(value) for name, value in knobs.items()})
 
 
 def set_threading(attempt: Sequence[int] | Mapping[str, int]) -> None:

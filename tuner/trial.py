@@ -24,6 +24,7 @@ class Trial:
     pid: int | None = None
     peak_rss: int | None = None
     backend: str = "none"
+    enforced: dict[str, str] = field(default_factory=dict)  # limit -> how the backend did it
     warnings: list[str] = field(default_factory=list)
     resumed: bool = False  # taken from the log instead of run again
 
@@ -44,6 +45,7 @@ class Trial:
             pid=outcome.pid,
             peak_rss=outcome.peak_rss,
             backend=outcome.backend,
+            enforced=outcome.enforced,
             warnings=outcome.warnings,
         )
 

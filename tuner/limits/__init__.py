@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from importlib import import_module
 
-from tuner.limits.base import Backend, Confinement, Limits, NoConfinement
+from tuner.limits.base import Backend, Confinement, Limits, LimitsWarning, NoConfinement
 from tuner.limits.current import current, current_json
 
 #: name -> "module:Class", in order of preference for automatic choice.
@@ -27,6 +27,7 @@ __all__ = [
     "Backend",
     "Confinement",
     "Limits",
+    "LimitsWarning",
     "as_limits",
     "choose_backend",
     "current",

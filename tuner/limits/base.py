@@ -146,6 +146,10 @@ class Limits:
         return {"cpus": self.cpus, "memory": self.memory, "cpuset": self.cpuset}
 
 
+class LimitsWarning(UserWarning):
+    """A limit that a backend only approximates or does not enforce (`Confinement.warnings`)."""
+
+
 @dataclass
 class Confinement:
     """One trial's confinement. The default hooks do nothing: override what your backend needs."""

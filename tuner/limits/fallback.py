@@ -1,6 +1,7 @@
 """Last resort when no cgroup can be made: CPU affinity and an address-space rlimit.
 
-Neither is what ``docker run`` enforces, so every trial records warnings saying so:
+Neither is what ``docker run`` enforces, so every trial records warnings saying so (and a search
+warns once, with `tuner.limits.LimitsWarning`):
 
 - ``cpuset`` is enforced exactly, by ``sched_setaffinity``;
 - ``cpus`` is approximated by pinning to ``ceil(cpus)`` cores: there is no CFS quota, so a

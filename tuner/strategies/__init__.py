@@ -25,7 +25,12 @@ def make_strategy(
 ) -> Strategy:
     if isinstance(strategy, Strategy):
         return strategy
-    if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; known: {', '.join(STRATEGIES)}")
-    module_name, class_name = STRATEGIES[strategy].split(":")
-    return getattr(import_module(module_name), class_name)(space, seed=seed, start=start)
+    return strategy_class(strategy)(space, seed=seed, start=start)
+
+
+def strategy_class(name: str) -> type[Strategy]:
+    """The strategy registered as ``name``."""
+    if name not in STRATEGIES:
+        raise ValueError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}")
+    module_name, class_name = STRATEGIES[name].split(":")
+    return getattr(import_module(module_name), class_name)
