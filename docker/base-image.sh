@@ -41,7 +41,7 @@ fi
 
 MIRROR=${DEBIAN_MIRROR:-$(host_apt_mirror)}
 ROOTFS=$(mktemp -d "${TMPDIR:-/tmp}/tfopt-rootfs.XXXXXX")
-trap 'rm -rf "$ROOTFS"' EXIT
+trap 'rm -rf --one-file-system "$ROOTFS"' EXIT  # never into a mount a failed run left
 
 log "debootstrap $SUITE (${MIRROR:-debootstrap default mirror}) into $ROOTFS"
 # shellcheck disable=SC2086  # MIRROR is empty or one word

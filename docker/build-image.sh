@@ -17,9 +17,11 @@ CONTEXT_WHEELHOUSE="$ROOT/wheelhouse"
 
 log() { echo "build-image: $*" >&2; }
 
+# The registry build needs both the base image (cached or pullable) and pip's package index.
 registry_reachable() {
-    docker image inspect "$DEFAULT_BASE" >/dev/null 2>&1 \
-        || timeout 120 docker pull --quiet "$DEFAULT_BASE" >/dev/null 2>&1
+    { docker image inspect "$DEFAULT_BASE" >/dev/null 2>&1 \
+        || timeout 120 docker pull --quiet "$DEFAULT_BASE" >/dev/null 2>&1; } \
+        && timeout 60 python3 -m pip index versions pip >/dev/null 2>&1
 }
 
 offline_mode() {
@@ -35,7 +37,11 @@ stage_wheelhouse() {
     local source=$1
     rm -rf "$CONTEXT_WHEELHOUSE"
     mkdir -p "$CONTEXT_WHEELHOUSE"
-    local files=("$source"/*.whl "$source"/*.tar.gz)
+    local files
+    shopt -s nullglob
+    files=("$source"/*.whl "$source"/*.tar.gz "$source"/*.zip)
+    shopt -u nullglob
+    [ ${#files[@]} -gt 0 ] || { log "the wheelhouse $source is empty"; exit 1; }
     ln "${files[@]}" "$CONTEXT_WHEELHOUSE/" 2>/dev/null || cp "${files[@]}" "$CONTEXT_WHEELHOUSE/"
 }
 

@@ -22,12 +22,29 @@ def lab_image() -> str:
     problem = engine_problem()
     if problem:
         pytest.skip(problem)
-    build = subprocess.run(
-        ["docker/build-image.sh"], cwd=ROOT, env={**os.environ, "IMAGE": LAB_IMAGE},
+    _build_image(LAB_IMAGE)
+    return LAB_IMAGE
+
+
+@pytest.fixture
+def build_image():
+    """``build_image(image, *docker_build_args, cwd=ROOT)``: build as `make image` does."""
+    return _build_image
+
+
+def _build_image(image: str, *docker_args: str, cwd: Path = ROOT) -> str:
+    """Build with `make image`'s script; its docker build log.
+
+    Every test build uses the classic builder, whose log says which step the layer cache served
+    (and whose cache the builds then share, wherever BuildKit is installed or not).
+    """
+    env = {**os.environ, "IMAGE": image, "DOCKER_BUILDKIT": "0"}
+    done = subprocess.run(
+        ["docker/build-image.sh", *docker_args], cwd=cwd, env=env,
         capture_output=True, text=True, timeout=1800,
     )  # fmt: skip
-    assert build.returncode == 0, f"building the lab image failed:\n{build.stderr[-6000:]}"
-    return LAB_IMAGE
+    assert done.returncode == 0, f"building {image} failed:\n{done.stderr[-6000:]}"
+    return done.stderr
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -50,17 +50,6 @@ def probe(image: str, script: str) -> dict:
     return json.loads(out.getvalue().decode().strip().splitlines()[-1])
 
 
-def build(image: str, *docker_args: str, cwd: Path = ROOT) -> str:
-    """Build with `make image`'s script; its docker build log (the classic builder's format)."""
-    env = {**os.environ, "IMAGE": image, "DOCKER_BUILDKIT": "0"}
-    done = subprocess.run(
-        ["docker/build-image.sh", *docker_args], cwd=cwd, env=env,
-        capture_output=True, text=True, timeout=1800,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr[-6000:]
-    return done.stderr
-
-
 def cached_steps(log: str) -> list[tuple[str, bool]]:
     """Each build step's instruction, in order, and whether the layer cache served it."""
     steps = re.split(r"^Step \d+/\d+ : ", log, flags=re.MULTILINE)[1:]
@@ -84,7 +73,7 @@ def test_the_quick_profile_runs_under_one_cpu_and_4g_into_the_mounted_folder(lab
     results.chmod(0o777)  # the image's non-root user writes here, whatever uid runs the tests
     out, err = io.BytesIO(), io.BytesIO()
     run = run_in_container(
-        ["python", "/src/profile.py", "--quick", "--out", "/results"],
+        ["python", "/src/profile.py", "--quick"],  # no --out: the image's default is /results
         {"cpus": 1, "memory": "4G"}, image=lab_image, volumes={str(results): "/results"},
         stdout=out, stderr=err,
     )  # fmt: skip
@@ -92,14 +81,19 @@ def test_the_quick_profile_runs_under_one_cpu_and_4g_into_the_mounted_folder(lab
     written = {p.name for p in results.iterdir()}
     steps = {f"{step}.png" for step in ("graph", "xla", "batching", "onednn", "threads")}
     assert {"summary.json", "run_data.csv", "report.md", "initial.png", *steps} <= written
-    limits = json.loads((results / "summary.json").read_text())["environment"]["limits"]
-    # the classic trap, recorded: every core visible, one core's worth of quota
+    environment = json.loads((results / "summary.json").read_text())["environment"]
+    limits, pools = environment["limits"], environment["tensorflow"]["default_thread_pools"]
+    # the classic trap, recorded: every core visible, one core's worth of quota, and TensorFlow
+    # sizing its pools to the cores it sees
     assert limits["cpu_quota_cores"] == 1.0
     assert limits["visible_cores"] == os.cpu_count()
     assert limits["memory_limit"] == 4 * 1024**3
+    assert pools["intra_op"] == pools["inter_op"] == os.cpu_count()
+    if os.cpu_count() > 1:
+        assert "throttled onto the quota" in (results / "report.md").read_text()
 
 
-def test_a_code_change_rebuilds_only_the_code_layers(lab_image, tmp_path):
+def test_a_code_change_rebuilds_only_the_code_layers(lab_image, build_image, tmp_path):
     """A copy of the repo with one edited source file reuses every dependency layer."""
     files = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
@@ -113,7 +107,7 @@ def test_a_code_change_rebuilds_only_the_code_layers(lab_image, tmp_path):
     with (copy / "g2p" / "__init__.py").open("a") as source:
         source.write("# an edit\n")
     try:
-        steps = cached_steps(build(CODE_CHANGE_IMAGE, cwd=copy))
+        steps = cached_steps(build_image(CODE_CHANGE_IMAGE, cwd=copy))
         venv = next(i for i, (step, _) in enumerate(steps) if "/opt/venv /opt/venv" in step)
         dependencies = [(s, cached) for s, cached in steps[: venv + 1] if s[:4] in ("RUN ", "COPY")]
         assert any("install-locked tensorflow" in step for step, _ in dependencies)
@@ -123,7 +117,7 @@ def test_a_code_change_rebuilds_only_the_code_layers(lab_image, tmp_path):
         subprocess.run(["docker", "rmi", CODE_CHANGE_IMAGE], capture_output=True)
 
 
-def test_a_custom_tensorflow_wheel_replaces_the_locked_one(lab_image):
+def test_a_custom_tensorflow_wheel_replaces_the_locked_one(lab_image, build_image):
     """The workflow of tensorflow/README.md, with the wheelhouse's own tensorflow-cpu wheel.
 
     Only the image's dependency stage is built (``--target deps``): the lab stage above it does
@@ -135,13 +129,14 @@ def test_a_custom_tensorflow_wheel_replaces_the_locked_one(lab_image):
     wheel = next(Path(wheelhouse).glob("tensorflow_cpu-*.whl"))
     staged = ROOT / "build" / "tensorflow" / wheel.name  # where tensorflow/README.md puts it
     staged.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(wheel, staged)  # a copy: a hard link would change the context's tar, and the cache
     try:
-        build(CUSTOM_WHEEL_IMAGE, "--target", "deps",
+        shutil.copy2(wheel, staged)  # a copy: a hard link would change the context's tar (cache)
+        build_image(CUSTOM_WHEEL_IMAGE, "--target", "deps",
               "--build-arg", f"TF_WHEEL={staged.relative_to(ROOT)}")  # fmt: skip
+        seen = probe(CUSTOM_WHEEL_IMAGE, TENSORFLOW_PROBE)
     finally:
-        staged.unlink()  # keep the 270 MB out of later build contexts
-    seen = probe(CUSTOM_WHEEL_IMAGE, TENSORFLOW_PROBE)
+        staged.unlink(missing_ok=True)  # keep the 270 MB out of later build contexts
+        subprocess.run(["docker", "rmi", CUSTOM_WHEEL_IMAGE], capture_output=True)
     # pip records a wheel installed from a file, which the locked install never is
     assert wheel.name in json.loads(seen["tf_direct_url"])["url"]
     assert seen["tf_version"] == "2.21.0"
