@@ -2,6 +2,7 @@
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 
@@ -122,3 +123,13 @@ def test_venv_cache_key_depends_on_the_requirement():
     a, b = variants.parse("a=tensorflow-cpu==2.20.0"), variants.parse("b=tensorflow-cpu==2.19.0")
     assert variants.venv_key(a) != variants.venv_key(b)
     assert variants.venv_key(a) == variants.venv_key(variants.parse("c=tensorflow-cpu==2.20.0"))
+
+
+def test_variant_venvs_pin_the_worker_packages_to_the_lock():
+    from tfopt.variants import WORKER_PACKAGES
+
+    lock = (Path(__file__).resolve().parents[1] / "requirements.lock").read_text()
+    pinned = [package for package in WORKER_PACKAGES if "==" in package]
+    assert len(pinned) == len(WORKER_PACKAGES) - 1  # all but numpy, which TensorFlow constrains
+    for package in pinned:
+        assert f"\n{package} \\" in lock, f"{package} is not what requirements.lock pins"

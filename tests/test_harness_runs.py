@@ -192,3 +192,41 @@ def test_parallel_runs_queue_on_the_gpus_one_run_per_gpu(tmp_path, visible):
     else:  # one queue: the runs take turns, though a second core is free
         assert first["gpus"] == second["gpus"] == visible
         assert overlap(first, second) < 0
+
+
+OTHER_RELEASE = "tensorflow-cpu==2.20.0"
+
+
+def _other_release_can_be_had() -> str | None:
+    """Why the other release's venv cannot be made here, or None (cached, or the index answers)."""
+    from tfopt import variants
+
+    variant = variants.parse(f"old={OTHER_RELEASE}")
+    if (variants.cache_root() / variants.venv_key(variant) / ".complete").exists():
+        return None
+    index = subprocess.run([sys.executable, "-m", "pip", "index", "versions", "tensorflow-cpu"],
+                           capture_output=True, text=True, timeout=120)  # fmt: skip
+    return None if index.returncode == 0 else f"no package index to fetch {OTHER_RELEASE} from"
+
+
+@pytest.mark.slow
+def test_two_tensorflow_releases_from_the_index_are_measured_interleaved(tmp_path):
+    """A variant given as a requirement gets a venv of its own (made once, cached by hash); its
+    workers run under that interpreter, interleaved ABAB with the locked release's."""
+    problem = _other_release_can_be_had()
+    if problem:
+        pytest.skip(problem)
+    done = subprocess.run(
+        [sys.executable, "-m", "tfopt", "compare", "--variant", "new=stock",
+         "--variant", f"old={OTHER_RELEASE}", "--mode", "graph", "--sizes", "1,16",
+         "--workers", "2", "--duration", "1", "--warmup", "1", "--out", str(tmp_path), "--json"],
+        cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=1500,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["configs"]["new"]["tensorflow"] == "2.21.0"
+    assert result["configs"]["old"]["tensorflow"] == "2.20.0"
+    assert result["comparisons"][0]["comparison"]["verdict"]  # a verdict, whichever it is
+    assert (tmp_path / "new_vs_old.png").stat().st_size > 0
+    order = [(row["label"], row["worker"]) for row in rows(tmp_path)]
+    assert order == [("new", "0"), ("old", "0"), ("new", "1"), ("old", "1")]

@@ -62,6 +62,15 @@ def test_impossible_limits_and_bad_inputs_are_refused_up_front(tmp_path, args, m
     assert not (tmp_path / "run_data.csv").exists()
 
 
+def test_flags_a_config_file_would_override_are_refused_beside_it(tmp_path):
+    config = tmp_path / "lab.json"
+    config.write_text(json.dumps({"batch_size": [1, 32]}))
+    out = profile("--config", str(config), "--cpus", "1", "--quick", "--out", str(tmp_path / "o"))
+    assert out.returncode == 2
+    assert f"--cpus, --quick cannot be combined with --config: set them in {config}" in out.stderr
+    assert not (tmp_path / "o" / "run_data.csv").exists()
+
+
 def test_compare_needs_two_variants():
     out = tfopt("compare", "--variant", "a=stock")
     assert out.returncode == 2 and "at least two --variant" in out.stderr
@@ -79,3 +88,18 @@ def test_env_json_is_machine_readable():
 def test_no_command_prints_help_and_exits_2():
     out = tfopt()
     assert out.returncode == 2 and "usage" in out.stdout.lower()
+
+
+@pytest.mark.parametrize(("runs_done", "code", "word"), [(0, 2, "error"), (1, 1, "failed")])
+def test_a_value_error_is_bad_usage_only_before_anything_ran(monkeypatch, capsys, runs_done,
+                                                             code, word):  # fmt: skip
+    from tfopt import cli
+
+    def env_that_breaks(args):
+        for _ in range(runs_done):
+            args.progress.advance("a run", 0.0)
+        raise ValueError("something is off")
+
+    monkeypatch.setattr(cli, "_run_env", env_that_breaks)
+    assert cli.main(["env", "--no-tensorflow"]) == code
+    assert f"tfopt env: {word}: something is off" in capsys.readouterr().err

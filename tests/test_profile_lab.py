@@ -46,3 +46,31 @@ def test_quick_lab_on_g2p_writes_the_whole_results_folder(tmp_path):
     report = (tmp_path / "report.md").read_text()
     assert "| graph |" in report and "speedup vs initial" in report
     assert "ETA" in done.stderr
+
+
+@pytest.mark.parametrize("interrupted", [False, True])
+def test_tuning_trials_run_the_configuration_they_tune(tmp_path, monkeypatch, interrupted):
+    """The threads step tunes the configuration kept so far: its env knobs (oneDNN here) reach
+    every trial's child, and a Ctrl-C inside the tuner stops the lab (the log keeps the trials).
+    The tuner is replaced by a recorder: what is checked is what the lab asks of it."""
+    import tuner
+    from tfopt.lab import Lab, LabSettings
+    from tfopt.matrix import with_updates
+
+    asked = {}
+
+    def recording_minimize(objective, space, **options):
+        asked.update(options, space=space)
+        return tuner.Result({"inter": 1, "intra": 2, "OMP_NUM_THREADS": 1}, 0.01, [], [],
+                            interrupted=interrupted)  # fmt: skip
+
+    monkeypatch.setattr(tuner, "minimize", recording_minimize)
+    lab = Lab(LabSettings(base={"workload": "g2p"}, steps=["threads"]), tmp_path)
+    without_onednn = with_updates(lab.initial, {"knobs.onednn": False})
+    if interrupted:
+        with pytest.raises(KeyboardInterrupt):
+            lab.tune(without_onednn)
+        return
+    assert lab.tune(without_onednn) == {"inter": 1, "intra": 2, "omp": 1}
+    assert asked["env"]["TF_ENABLE_ONEDNN_OPTS"] == "0"
+    assert asked["mode"] == "fork" and set(asked["space"]) == {"inter", "intra", "OMP_NUM_THREADS"}

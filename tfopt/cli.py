@@ -15,6 +15,8 @@ from pathlib import Path
 
 from . import variants as variants_mod
 from .matrix import ConfigError
+from .progress import Progress
+from .summary import speedup_text
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_OUT = os.environ.get("TFOPT_RESULTS", "results")
@@ -56,9 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE
+    args.progress = Progress(0)
     try:
         result = args.handler(args)
     except (ConfigError, ValueError, TypeError) as err:
+        if args.progress.done:  # not a usage problem: something went wrong mid-run
+            print(f"tfopt {args.command}: failed: {err}", file=sys.stderr)
+            return EXIT_FAILED
         print(f"tfopt {args.command}: error: {err}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -86,9 +92,7 @@ def _emit(args, result: dict) -> int:
 
 def _human(result: dict) -> str:
     if "speedup" in result and result["speedup"]:
-        s = result["speedup"]
-        return (f"best: {result['best']} at {s['value']:.2f}x initial "
-                f"(95% CI {s['ci95'][0]:.2f}-{s['ci95'][1]:.2f}, {s['verdict']}); "
+        return (f"best: {result['best']} at {speedup_text(result['speedup'])} against initial; "
                 f"report: {result.get('out', '')}/report.md")  # fmt: skip
     if "comparisons" in result and result["comparisons"]:
         return "\n".join(_comparison_line(c) for c in result["comparisons"])
@@ -113,8 +117,7 @@ def _comparison_line(item: dict) -> str:
     c = item["comparison"]
     if not c:
         return f"{item['file']}: not measured"
-    return (f"{item['file']}: {c['value']:.3f}x (95% CI {c['ci95'][0]:.3f}-{c['ci95'][1]:.3f}, "
-            f"p={c['p_value']:.2g}): {c['verdict']}")  # fmt: skip
+    return f"{item['file']}: {speedup_text(c, digits=3)}"
 
 
 # --- parser --------------------------------------------------------------------------------------
@@ -249,17 +252,25 @@ def _variants(args) -> dict:
     return {v.name: v for v in parsed}
 
 
-def _progress():
-    from .progress import Progress
+# Flags that describe one configuration: with --config, the config file says these instead.
+CONFIG_FILE_KEYS = ("workload", "inputs", "signature", "sizes", "cpus", "memory", "repeats",
+                    "duration", "warmup", "workers", "quick", "steps", "tune_budget")  # fmt: skip
 
-    return Progress(0)
+
+def _refuse_flags_beside_config(args) -> None:
+    defaults = build_parser().parse_args(["profile"])
+    given = [key for key in CONFIG_FILE_KEYS if getattr(args, key) != getattr(defaults, key)]
+    if given:
+        flags = ", ".join("--" + key.replace("_", "-") for key in given)
+        raise ConfigError(f"{flags} cannot be combined with --config: set them in {args.config}")
 
 
 def _run_profile(args) -> dict:
     if args.config:
         from .experiment import run_experiment
 
-        summary = run_experiment(args.config, args.out, _progress(), _variants(args))
+        _refuse_flags_beside_config(args)
+        summary = run_experiment(args.config, args.out, args.progress, _variants(args))
     else:
         from .lab import Lab, LabSettings
 
@@ -273,7 +284,7 @@ def _run_profile(args) -> dict:
             tune_budget=args.tune_budget or preset["tune_budget"],
             tune_remeasure=preset["tune_remeasure"],
         )
-        summary = Lab(settings, args.out, _progress()).run()
+        summary = Lab(settings, args.out, args.progress).run()
     return {**summary, "out": str(args.out)}
 
 
@@ -282,7 +293,7 @@ def _run_tune(args) -> dict:
 
     base = {**_base_config(args), "mode": args.mode}
     lab = Lab(LabSettings(base=base, steps=["threads"], tune_budget=args.budget), args.out,
-              _progress())  # fmt: skip
+              args.progress)  # fmt: skip
     lab.progress.expected = args.budget
     lab.tune(lab.initial)
     return {**lab.tuned, "out": str(args.out)}
@@ -296,7 +307,7 @@ def _run_compare(args) -> dict:
         raise ValueError("compare needs at least two --variant NAME=SPEC options")
     base = {**_base_config(args), "mode": args.mode}
     workers = args.workers or _preset(args)["workers"]
-    return {**run_compare(base, chosen, workers, args.out, _progress()), "out": str(args.out)}
+    return {**run_compare(base, chosen, workers, args.out, args.progress), "out": str(args.out)}
 
 
 def _run_env(args) -> dict:
@@ -304,10 +315,8 @@ def _run_env(args) -> dict:
 
     if args.no_tensorflow:
         return environment.environment_record()
-    from .lab import record_environment
-
     with tempfile.TemporaryDirectory() as logs:
-        return record_environment(Path(logs))
+        return environment.record_environment(Path(logs))
 
 
 def _run_report(args) -> dict:

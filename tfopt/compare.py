@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .environment import record_environment
 from .export import export_all
-from .lab import record_environment
 from .matrix import resolve
 from .progress import Progress
 from .runner import RUNS, Runner, measure_labelled
-from .summary import SCHEMA, comparison, config_entry
+from .summary import SCHEMA, config_entry, versus
 from .variants import STOCK, Variant
 
 SETTINGS = ("workload", "sizes", "repeats", "warmup", "cpus", "memory")
@@ -36,16 +36,8 @@ def run_compare(
         "settings": {**{k: config[k] for k in SETTINGS}, "workers": workers},
         "configs": entries,
         "steps": [],
-        "comparisons": [_versus(entries, first, other, config) for other in others],
+        "comparisons": [versus(other, f"{first}_vs_{other}", entries[first], entries[other],
+                               config["alpha"], config["threshold"]) for other in others],
     }
     export_all(summary, out)
     return summary
-
-
-def _versus(entries: dict, first: str, other: str, config: dict) -> dict:
-    return {
-        "label": other,
-        "file": f"{first}_vs_{other}",
-        "comparison": comparison(entries[first], entries[other], config["alpha"],
-                                 config["threshold"]),  # fmt: skip
-    }

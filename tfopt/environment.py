@@ -146,3 +146,13 @@ def _format_bytes(value) -> str:
             return f"{value:.0f} {unit}"
         value /= 1024
     return str(value)
+
+
+def record_environment(log_dir: Path) -> dict:
+    """The environment record, TensorFlow's part probed in a child (logs kept in ``log_dir``)."""
+    import tuner
+
+    from .worker import probe_tensorflow
+
+    outcome = tuner.run_in_child(probe_tensorflow, str(log_dir), timeout=300)
+    return environment_record(outcome.payload if outcome.ok else None)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from . import variants as variants_mod
 from .devices import visible_gpus
+from .environment import record_environment
 from .export import export_all
-from .lab import record_environment
 from .matrix import LiveConfig, expand, varying_keys
 from .progress import Progress
 from .runner import RUNS, Job, Runner, jobs_for, load_records

@@ -20,7 +20,7 @@ from .export import export_all
 from .matrix import Permutation, resolve
 from .progress import Progress
 from .runner import RUNS, Job, Runner, measure_labelled, task_for
-from .summary import SCHEMA, comparison, config_entry
+from .summary import SCHEMA, comparison, config_entry, versus
 from .variants import STOCK, Variant
 from .worker import tuning_objective
 
@@ -39,7 +39,6 @@ class LabSettings:
     screen_workers: int = 2
     tune_budget: int = 8
     tune_remeasure: bool = True  # re-measure the incumbent when a trial beats it (costs trials)
-    tune_max_threads: int | None = None
 
 
 class Lab:
@@ -62,7 +61,7 @@ class Lab:
         """The forking tuner over inter/intra/OMP threads; finished trials are reused on rerun."""
         import tuner
 
-        cores = self.settings.tune_max_threads or len(environment.cpu_record()["visible_cores"])
+        cores = len(environment.cpu_record()["visible_cores"])
         space = {"inter": tuner.Int(1, cores), "intra": tuner.Int(1, cores),
                  "OMP_NUM_THREADS": tuner.Int(1, cores)}  # fmt: skip
         job = Job(Permutation({**config, "tag": "tune"}), 0, "tune", self.out / RUNS / "tune")
@@ -80,7 +79,10 @@ class Lab:
             start={"inter": 1, "intra": cores, "OMP_NUM_THREADS": 1},
             remeasure_incumbent=self.settings.tune_remeasure,
             verbose=True,
+            **self.runner.trial_options(config),
         )
+        if result.interrupted:  # finished trials are in the log: a rerun resumes from them
+            raise KeyboardInterrupt
         if not result.best_config:
             raise RuntimeError("the tuner found no working thread configuration")
         best = result.best_config
@@ -130,7 +132,7 @@ class Lab:
         """The whole lab; returns the summary after writing every results file."""
         self.out.mkdir(parents=True, exist_ok=True)
         self.progress.expected = self.expected_runs()
-        env = self.record_environment()
+        env = environment.record_environment(self.out / RUNS)
         self.progress.note(f"environment: {environment.machine_title(env)}")
         walked = self.screen()
         configs = self.final(walked)
@@ -146,9 +148,6 @@ class Lab:
             tuning = self.settings.tune_budget + 2 * min(3, self.settings.tune_budget)
         screening = (count + 1) * self.settings.screen_workers
         return screening + tuning + (count + 1) * self.settings.workers
-
-    def record_environment(self) -> dict:
-        return record_environment(self.out / RUNS)
 
     def summarize(self, env: dict, walked: list[dict], configs: dict[str, dict]) -> dict:
         alpha, threshold = self.initial["alpha"], self.initial["threshold"]
@@ -182,16 +181,6 @@ class Lab:
                 "tune_budget": self.settings.tune_budget}  # fmt: skip
 
 
-def record_environment(log_dir: Path) -> dict:
-    """The environment record, TensorFlow's part probed in a child (logs kept in ``log_dir``)."""
-    import tuner
-
-    from .worker import probe_tensorflow
-
-    outcome = tuner.run_in_child(probe_tensorflow, str(log_dir), timeout=300)
-    return environment.environment_record(outcome.payload if outcome.ok else None)
-
-
 def _require_success(records: list, label: str) -> None:
     """Stop early when the starting configuration cannot run at all: nothing could compare."""
     if records and not any(r.ok for r in records):
@@ -206,11 +195,6 @@ def _verdict(comparison_: dict | None) -> str:
 
 
 def _variant_comparison(step: dict, configs: dict, alpha: float, threshold: float) -> dict:
-    base = step["base"]
-    before_variant = configs[base]["params"].get("variant", STOCK)
-    after_variant = step["name"].removeprefix("variant_")
-    return {
-        "label": step["label"],
-        "file": f"{before_variant}_vs_{after_variant}",
-        "comparison": comparison(configs[base], configs[step["label"]], alpha, threshold),
-    }
+    before, after = configs[step["base"]], configs[step["label"]]
+    file = f"{before['params'].get('variant', STOCK)}_vs_{step['name'].removeprefix('variant_')}"
+    return versus(step["label"], file, before, after, alpha, threshold)

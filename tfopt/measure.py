@@ -14,6 +14,10 @@ from typing import Any
 
 Clock = Callable[[], float]
 
+# With 3 sweeps on each side, Mann-Whitney U's smallest two-sided p is 0.1: no step could ever
+# count as significant. 5 a side allow p = 0.008.
+MIN_SWEEPS = 5
+
 
 def sweep(predict: Callable[[Any], Any], inputs: dict[int, Any], clock: Clock) -> dict[int, float]:
     """One call per input size; seconds per call."""
@@ -31,7 +35,7 @@ def warmup(predict, inputs: dict[int, Any], sweeps: int, clock: Clock) -> list[f
 
 
 def calibrate(predict, inputs: dict[int, Any], duration: float, clock: Clock,
-              minimum: int = 3) -> int:  # fmt: skip
+              minimum: int = MIN_SWEEPS) -> int:  # fmt: skip
     """How many sweeps fill ``duration`` seconds, judged by one sweep after the warmup (warmup
     sweeps may include tracing or compiling, so they would underestimate the count)."""
     seconds = sum(sweep(predict, inputs, clock).values())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .matrix import flatten
 from .stats import Sample
@@ -25,7 +25,6 @@ class RunRecord:
     peak_rss: int | None = None
     backend: str = "none"
     folder: str = ""
-    extra: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

@@ -155,9 +155,7 @@ class Runner:
         from . import worker
 
         config = job.perm.config
-        variant = self.variants[config["variant"]]
-        options = variants_mod.run_options(variant, self._python(variant))
-        options["env"] = env_for(config, variant)
+        options = self.trial_options(config)
         if gpu is not None:
             options["env"]["CUDA_VISIBLE_DEVICES"] = gpu
         target = worker.measure_run if options["mode"] == "fork" else "tfopt.worker:measure_run"
@@ -178,6 +176,13 @@ class Runner:
             backend=outcome.backend,
             folder=str(job.folder.relative_to(self.out)),
         )
+
+    def trial_options(self, config: dict) -> dict:
+        """How a child for ``config`` starts: fork or spawn, interpreter or image, and its env."""
+        variant = self.variants[config["variant"]]
+        options = variants_mod.run_options(variant, self._python(variant))
+        options["env"] = env_for(config, variant)
+        return options
 
     def _python(self, variant: variants_mod.Variant) -> str | None:
         if variant.name not in self._pythons:

@@ -53,3 +53,17 @@ def comparison(before: dict, after: dict, alpha: float, threshold: float) -> dic
 
 def _sample(entry: dict) -> Sample:
     return Sample(entry["sweeps_ms"], entry.get("sweeps_worker"))
+
+
+def versus(label: str, file: str, before: dict, after: dict, alpha: float,
+           threshold: float) -> dict:  # fmt: skip
+    """A named comparison drawn as ``<file>.png`` (variants: ``<a>_vs_<b>``)."""
+    return {"label": label, "file": file,
+            "comparison": comparison(before, after, alpha, threshold)}  # fmt: skip
+
+
+def speedup_text(comparison_: dict, digits: int = 2) -> str:
+    """``1.23x (95% CI 1.10-1.31, p=0.002, faster)``: one wording in the report, plots and CLI."""
+    low, high = comparison_["ci95"]
+    return (f"{comparison_['value']:.{digits}f}x (95% CI {low:.{digits}f}-{high:.{digits}f}, "
+            f"p={comparison_['p_value']:.2g}, {comparison_['verdict']})")  # fmt: skip

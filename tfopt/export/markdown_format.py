@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..environment import machine_title, oversubscription
+from ..summary import speedup_text
 
 REPORT = "report.md"
 
@@ -53,12 +54,8 @@ def _settings(settings: dict) -> list[str]:
 
 
 def _headline(summary: dict) -> str:
-    speedup = summary["speedup"]
-    low, high = speedup["ci95"]
-    return (
-        f"**Best: `{summary.get('best')}`, {speedup['value']:.2f}x faster than `initial` "
-        f"(95% CI {low:.2f}-{high:.2f}, p={speedup['p_value']:.2g}, {speedup['verdict']}).**"
-    )
+    best = summary.get("best")
+    return f"**Best: `{best}` against `initial`: {speedup_text(summary['speedup'])}.**"
 
 
 def _ratio(comparison: dict | None) -> str:

@@ -14,6 +14,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ..environment import machine_title  # noqa: E402
+from ..summary import speedup_text  # noqa: E402
 
 
 def export(summary: dict, out: Path) -> list[Path]:
@@ -31,7 +32,7 @@ def export(summary: dict, out: Path) -> list[Path]:
         vs = item.get("vs_initial") or item.get("comparison")
         before, after = configs.get(vs["before"]) if vs else None, configs.get(item["label"])
         if before and after:
-            title = f"{vs['before']} vs {item['label']}: {_speedup_text(vs)}\n{machine}"
+            title = f"{vs['before']} vs {item['label']}: {speedup_text(vs)}\n{machine}"
             written.append(plot_sizes([before, after], out / f"{item['file']}.png", title))
     return written
 
@@ -40,14 +41,6 @@ def _run_limits(summary: dict) -> str:
     settings = summary.get("settings", {})
     limits = [f"{k}={settings[k]}" for k in ("cpus", "memory") if settings.get(k)]
     return f"; runs limited to {', '.join(limits)}" if limits else ""
-
-
-def _speedup_text(comparison: dict) -> str:
-    low, high = comparison["ci95"]
-    return (
-        f"{comparison['value']:.2f}x (95% CI {low:.2f}-{high:.2f}, "
-        f"p={comparison['p_value']:.2g}, {comparison['verdict']})"
-    )
 
 
 def plot_sizes(entries: list[dict], path: Path, title: str) -> Path:

@@ -28,8 +28,6 @@ class Workload(ABC):
     def build(self, options: dict) -> Built:
         """Construct the model with ``options`` (mode, batch_size, bucket: None = default)."""
 
-    def describe(self) -> dict:
-        return {"workload": self.spec, "unit": self.unit}
 
 
 def check_importable(target: str, what: str) -> tuple[str, str]:

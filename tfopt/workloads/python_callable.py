@@ -31,8 +31,6 @@ class CallableWorkload(Workload):
             raise TypeError(f"workload factory {self.spec!r} returned {predict!r}, not a callable")
         return Built(predict=predict, make_input=load_callable(self.inputs, "inputs"))
 
-    def describe(self) -> dict:
-        return {**super().describe(), "inputs": self.inputs}
 
 
 def _check_accepts(factory, options: dict, spec: str) -> None:

@@ -45,8 +45,6 @@ class SavedModelWorkload(Workload):
         predict.keepalive = loaded  # the function needs its SavedModel object alive
         return Built(predict=predict, make_input=make_input)
 
-    def describe(self) -> dict:
-        return {**super().describe(), "signature": self.signature}
 
 
 def _random_tensor(tf, rng, spec, size: int):
