@@ -18,7 +18,8 @@ def record(label: str, median: float, worker: int = 0, params: dict | None = Non
     rng = np.random.default_rng(worker + int(median * 1e4))
     latencies = {str(s): list(median * s / 9 * np.exp(rng.normal(0, 0.02, 12))) for s in SIZES}
     sweeps = [sum(vals) for vals in zip(*latencies.values(), strict=True)]
-    payload = {"latencies": latencies, "sweeps": sweeps, "items_per_sweep": 9, "unit": "words"}
+    payload = {"latencies": latencies, "sweeps": sweeps, "items_per_sweep": 9, "unit": "words",
+               "tensorflow": "2.21.0"}  # fmt: skip
     return RunRecord(f"id-{label}", worker, label, "complete", params or {"mode": label},
                      payload=payload, folder=f"runs/{label}")  # fmt: skip
 
@@ -39,6 +40,7 @@ def lab_summary() -> dict:
         "steps": [{"name": "graph", "label": "graph", "file": "graph", "change": "graph mode",
                    "kept": True, "vs_initial": vs, "vs_previous": vs}],
         "comparisons": [], "best": "graph", "speedup": vs,
+        "recommended": {"variant": "stock", "mode": "graph", "intra": 1},
     }  # fmt: skip
 
 
@@ -72,6 +74,8 @@ def test_every_format_is_written_and_can_be_redrawn_from_summary_json(tmp_path):
     report = (tmp_path / "report.md").read_text()
     assert "| graph | graph mode |" in report and "![graph](graph.png)" in report
     assert "Test CPU" in report
+    assert "Recommended settings: `variant=stock`, `mode=graph`, `intra=1`" in report
+    assert "| initial | 2.21.0 | 2 |" in report  # which TensorFlow each configuration ran
     for name in ("initial.png", "graph.png"):
         (tmp_path / name).unlink()
     assert main(["report", str(tmp_path), "--json"]) == 0

@@ -74,3 +74,14 @@ def test_tuning_trials_run_the_configuration_they_tune(tmp_path, monkeypatch, in
     assert lab.tune(without_onednn) == {"inter": 1, "intra": 2, "omp": 1}
     assert asked["env"]["TF_ENABLE_ONEDNN_OPTS"] == "0"
     assert asked["mode"] == "fork" and set(asked["space"]) == {"inter", "intra", "OMP_NUM_THREADS"}
+
+
+def test_the_best_is_the_last_step_kept_never_one_that_lost_its_screening():
+    from tfopt.lab import _recommended
+
+    measured = {"sweep": {"median": 1.0}}
+    configs = {"initial": measured, "graph": measured, "xla": measured, "onednn": measured}
+    walked = [{"label": "graph", "kept": True}, {"label": "xla", "kept": True},
+              {"label": "onednn", "kept": False}]  # fmt: skip
+    assert _recommended(walked, configs) == "xla"
+    assert _recommended([{"label": "graph", "kept": False}], configs) == "initial"

@@ -37,3 +37,13 @@ def test_summary_compares_every_step_with_initial_and_names_variant_plots(tmp_pa
     assert variant["comparison"]["verdict"] == "no significant difference"
     written = {p.name for p in export_all(summary, tmp_path)}
     assert {"initial.png", "graph.png", "variant_old.png", "stock_vs_old.png"} <= written
+
+
+def test_recommended_settings_keep_what_was_set_and_leave_out_defaults():
+    from tfopt.matrix import resolve, with_updates
+    from tfopt.summary import tunable_settings
+
+    config = with_updates(resolve({"workload": "g2p"}),
+                          {"mode": "xla", "knobs.onednn": False, "knobs.intra": 2})  # fmt: skip
+    assert tunable_settings(config) == {"variant": "stock", "mode": "xla", "intra": 2,
+                                        "onednn": False}  # fmt: skip

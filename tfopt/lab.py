@@ -20,7 +20,7 @@ from .export import export_all
 from .matrix import Permutation, resolve
 from .progress import Progress
 from .runner import RUNS, Job, Runner, measure_labelled, task_for
-from .summary import SCHEMA, comparison, config_entry, versus
+from .summary import SCHEMA, comparison, config_entry, tunable_settings, versus
 from .variants import STOCK, Variant
 from .worker import tuning_objective
 
@@ -157,8 +157,7 @@ class Lab:
             step.pop("config")
         comparisons = [_variant_comparison(s, configs, alpha, threshold) for s in walked
                        if s["name"].startswith("variant_")]  # fmt: skip
-        measured = {k: v for k, v in configs.items() if v.get("sweep")}
-        best = min(measured, key=lambda k: measured[k]["sweep"]["median"], default=INITIAL)
+        best = _recommended(walked, configs)
         return {
             "schema": SCHEMA,
             "kind": "lab",
@@ -170,6 +169,7 @@ class Lab:
             "comparisons": comparisons,
             "tuning": self.tuned,
             "best": best,
+            "recommended": tunable_settings(configs[best]["params"]),
             "speedup": comparison(initial, configs[best], alpha, threshold),
         }
 
@@ -179,6 +179,13 @@ class Lab:
         return {**{k: self.initial[k] for k in keys}, "workers": self.settings.workers,
                 "screen_workers": self.settings.screen_workers,
                 "tune_budget": self.settings.tune_budget}  # fmt: skip
+
+
+def _recommended(walked: list[dict], configs: dict[str, dict]) -> str:
+    """The last step kept, i.e. every winning change together: the lab's recommendation. A step
+    that lost its screening is never recommended, even where noise ranks it first later."""
+    kept = [step["label"] for step in walked if step["kept"] and configs[step["label"]]["sweep"]]
+    return kept[-1] if kept else INITIAL
 
 
 def _require_success(records: list, label: str) -> None:

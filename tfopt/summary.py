@@ -6,6 +6,7 @@ from .records import RunRecord, pooled, pooled_by_size
 from .stats import Sample, compare
 
 SCHEMA = 1
+THREAD_POOLS = ("inter", "intra")
 MS = 1000.0
 
 
@@ -31,6 +32,17 @@ def config_entry(label: str, params: dict, records: list[RunRecord]) -> dict:
         "tensorflow": done[0].payload.get("tensorflow"),
         "warnings": sample.instability(),
     }
+
+
+def tunable_settings(params: dict) -> dict:
+    """What the lab varies in a configuration, as a user would set it: build, execution options,
+    the thread and oneDNN knobs, and extra environment variables; what is left at its default
+    (None, or 0 threads) is left out."""
+    chosen = {key: params[key] for key in ("variant", "mode", "batch_size", "bucket")
+              if params.get(key) is not None}  # fmt: skip
+    knobs = {key: value for key, value in params.get("knobs", {}).items()
+             if value is not None and not (key in THREAD_POOLS and value == 0)}  # 0: TF's default
+    return {**chosen, **knobs, **params.get("env", {})}
 
 
 def _size_entry(sample: Sample) -> dict:

@@ -55,7 +55,13 @@ def _settings(settings: dict) -> list[str]:
 
 def _headline(summary: dict) -> str:
     best = summary.get("best")
-    return f"**Best: `{best}` against `initial`: {speedup_text(summary['speedup'])}.**"
+    line = f"**Best: `{best}` against `initial`: {speedup_text(summary['speedup'])}.**"
+    recommended = summary.get("recommended")
+    if recommended:
+        line += "\n\nRecommended settings: " + ", ".join(
+            f"`{key}={value}`" for key, value in recommended.items()
+        )
+    return line
 
 
 def _ratio(comparison: dict | None) -> str:
@@ -100,16 +106,17 @@ def _configs_table(summary: dict) -> list[str]:
     for label, entry in summary.get("configs", {}).items():
         sweep = entry.get("sweep")
         if not sweep:
-            rows.append([label, 0, "failed", "", "", "", "", ""])
+            rows.append([label, "", 0, "failed", "", "", "", "", ""])
             continue
         rows.append([
-            label, entry["workers"], f"{sweep['median']:.2f}", f"{sweep['p90']:.2f}",
-            f"{sweep['p99']:.2f}", f"{sweep['mean']:.2f} ± {sweep['std']:.2f}",
+            label, entry.get("tensorflow") or "", entry["workers"], f"{sweep['median']:.2f}",
+            f"{sweep['p90']:.2f}", f"{sweep['p99']:.2f}",
+            f"{sweep['mean']:.2f} ± {sweep['std']:.2f}",
             f"{entry['throughput']:.1f} {entry.get('unit', 'items')}/s",
             "no" if sweep["unstable"] else "yes",
         ])  # fmt: skip
-    headers = ["config", "workers", "median ms", "p90", "p99", "mean ± std", "throughput",
-               "stable"]  # fmt: skip
+    headers = ["config", "TensorFlow", "workers", "median ms", "p90", "p99", "mean ± std",
+               "throughput", "stable"]  # fmt: skip
     return _table(headers, rows)
 
 
