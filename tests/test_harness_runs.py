@@ -142,7 +142,9 @@ def test_a_over_a_same_config_twice_is_no_significant_difference(tmp_path):
     result = json.loads(done.stdout)
     comparison = result["comparisons"][0]["comparison"]
     assert comparison["verdict"] == "no significant difference", comparison
-    assert comparison["ci95"][0] <= 1.0 <= comparison["ci95"][1] or not comparison["significant"]
+    # Hundreds of pooled sweeps can make a sub-percent difference between two processes
+    # "significant"; the threshold is what keeps such noise from counting, as in pyperf and asv.
+    assert abs(comparison["value"] - 1) < comparison["threshold"], comparison
     assert (tmp_path / "a_vs_b.png").exists()
     assert [r["label"] for r in rows(tmp_path)][:2] == ["a", "b"]  # interleaved: a, b, a, b...
 
