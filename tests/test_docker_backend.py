@@ -184,3 +184,24 @@ def test_bad_commands_and_limits_are_rejected_before_any_container():
         run_in_container([])
     with pytest.raises(ValueError, match="memory"):
         run_in_container(["true"], {"memory": "lots"})
+
+
+@engine
+@pytest.mark.slow
+def test_a_whole_run_past_its_timeout_is_killed_and_what_it_wrote_is_kept(lab_image, tmp_path):
+    results = tmp_path / "results"
+    results.mkdir()
+    results.chmod(0o777)  # the image's non-root user writes here
+    script = "open('/results/done.txt', 'w').write('finished part'); import time; time.sleep(60)"
+    run, _, _ = quiet_run(["python", "-c", script], {"cpus": 1}, lab_image,
+                          volumes={str(results): "/results"}, timeout=3)  # fmt: skip
+    assert run.reason == "timed out after 3 s" and run.exit_code != 0
+    assert (results / "done.txt").read_text() == "finished part"
+    assert not containers_named(run.name)
+    quick, _, _ = quiet_run(["true"], {}, lab_image, timeout=30)
+    assert quick.reason is None and quick.timed_out_after is None  # the watchdog never fired
+
+
+def test_a_run_timeout_must_be_positive():
+    with pytest.raises(ValueError, match="timeout must be a positive number"):
+        run_in_container(["true"], timeout=0)

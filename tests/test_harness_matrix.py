@@ -133,3 +133,13 @@ def test_variant_venvs_pin_the_worker_packages_to_the_lock():
     assert len(pinned) == len(WORKER_PACKAGES) - 1  # all but numpy, which TensorFlow constrains
     for package in pinned:
         assert f"\n{package} \\" in lock, f"{package} is not what requirements.lock pins"
+
+
+def test_matrix_plots_state_the_limits_their_runs_had(tmp_path):
+    from tfopt.experiment import summarize
+    from tfopt.export.png_format import _run_limits
+
+    path = tmp_path / "lab.json"
+    path.write_text(json.dumps({"cpus": [1, 2], "memory": "4G", "batch_size": [4, 64]}))
+    summary = summarize(matrix.LiveConfig(path).config, [])
+    assert _run_limits(summary) == "; runs limited to cpus=[1, 2], memory=4G"

@@ -66,7 +66,8 @@ def summarize(config: dict, jobs: list[Job]) -> dict:
         "schema": SCHEMA,
         "kind": "matrix",
         "title": f"tfopt experiment: {config['name']}",
-        "settings": {k: config[k] for k in ("workload", "sizes", "workers", "repeats", "warmup")},
+        "settings": {k: config[k] for k in ("workload", "sizes", "workers", "repeats", "warmup",
+                                            "cpus", "memory")},  # fmt: skip
         "configs": configs,
         "steps": [],
         "comparisons": [],

@@ -27,6 +27,7 @@ import secrets
 import signal
 import socket
 import sys
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -53,12 +54,15 @@ class ContainerRun:
     exit_code: int
     oom_killed: bool
     limits: Limits
+    timed_out_after: float | None = None  # the timeout, when it stopped the run
 
     @property
     def reason(self) -> str | None:
         """Why the run failed, in words; None when it exited with code 0."""
         if self.oom_killed:
             return oom_reason(self.limits)
+        if self.timed_out_after is not None:
+            return f"timed out after {self.timed_out_after:g} s"
         return f"exited with code {self.exit_code}" if self.exit_code else None
 
 
@@ -73,12 +77,15 @@ def run_in_container(
     stderr: BinaryIO | None = None,
     network: str = "none",
     name: str | None = None,
+    timeout: float | None = None,
 ) -> ContainerRun:
     """Run ``command`` in a new container of ``image`` under ``limits``; the container is removed.
 
     ``volumes`` maps host folders to container paths (read-write); output goes to ``stdout`` and
     ``stderr`` (binary streams, by default this process's) as it comes; ``stdin`` is fed to the
     command, then closed. Trials and lab runs need no network, so by default there is none.
+    After ``timeout`` seconds the container is killed (``reason``: "timed out after N s"); what
+    the command wrote to a mounted folder stays.
 
     >>> run = run_in_container(["python", "/src/profile.py", "--quick", "--out", "/results"],
     ...                        {"cpus": 1, "memory": "4G"}, volumes={"results": "/results"})
@@ -87,18 +94,38 @@ def run_in_container(
     """
     limits = as_limits(limits)
     command = _checked_command(command)
+    _check_timeout(timeout)
     name = name or _container_name("run")
     client = connect()
+    fired = threading.Event()
+    watchdog = threading.Timer(timeout or 0, _kill, (client, name, fired))
     try:
         container = _create(
             client, image, command, name, limits, volumes or {}, env or {}, stdin, network
         )
+        if timeout is not None:
+            watchdog.start()
         _relay(client, container, stdin, stdout or sys.stdout.buffer, stderr or sys.stderr.buffer)
         exit_code = container.wait()["StatusCode"]
+        watchdog.cancel()
         container.reload()
-        return ContainerRun(name, exit_code, bool(container.attrs["State"]["OOMKilled"]), limits)
+        oom_killed = bool(container.attrs["State"]["OOMKilled"])
+        timed_out = timeout if fired.is_set() else None
+        return ContainerRun(name, exit_code, oom_killed, limits, timed_out)
     finally:
+        watchdog.cancel()
         remove(client, name)
+
+
+def _check_timeout(timeout: float | None) -> None:
+    if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+
+
+def _kill(client: docker.DockerClient, name: str, fired: threading.Event) -> None:
+    fired.set()
+    with contextlib.suppress(NotFound, APIError):  # it may have ended in the meantime
+        client.api.kill(name)
 
 
 def _checked_command(command: Sequence[str]) -> list[str]:
@@ -287,6 +314,7 @@ def _parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser.add_argument("--cpuset", help="cores such as 0-1, as docker run --cpuset-cpus")
     parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--volume", "-v", action="append", default=[], metavar="HOST:PATH")
+    parser.add_argument("--timeout", type=float, help="kill the container after this many seconds")
     parser.add_argument(
         "--protocol",
         action="store_true",
@@ -308,11 +336,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             env=dict(_pair(e, "=", "--env") for e in args.env),
             stdin=sys.stdin.buffer.read() if args.protocol else None,
             name=args.name,
+            timeout=args.timeout,
         )
     except KeyboardInterrupt:
         print("tfopt: interrupted; the container was removed", file=sys.stderr)
         return 128 + signal.SIGINT
-    if run.oom_killed:
+    if run.oom_killed or run.timed_out_after is not None:
         print(f"tfopt: container {run.name} {run.reason}", file=sys.stderr)
         if args.protocol:
             print(json.dumps(worker.record("oom", reason=run.reason)), flush=True)
