@@ -11,6 +11,8 @@ import json
 import os
 import sys
 
+from tuner.tf import set_threading
+
 SCHEMA = 1
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
@@ -30,16 +32,8 @@ def pin(core: int) -> None:
     os.sched_setaffinity(0, {core})
 
 
-def one_tensorflow_thread() -> None:
-    """One inter-op and one intra-op thread; call before TensorFlow's runtime starts."""
-    import tensorflow as tf
-
-    tf.config.threading.set_inter_op_parallelism_threads(1)
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-
-
 def run_peak(task: dict) -> dict:
-    one_tensorflow_thread()
+    set_threading([1, 1])  # one inter-op, one intra-op thread
     from .flops import numpy_gemm_flops, tensorflow_gemm_flops
 
     seconds = 0.5 if task["quick"] else 2.0
@@ -71,7 +65,7 @@ def run_contender(task: dict) -> dict:
 
 
 def run_anatomy(task: dict) -> dict:
-    one_tensorflow_thread()
+    set_threading([1, 1])  # one inter-op, one intra-op thread
     from .anatomy import anatomy
 
     return {"mode": task["mode"], **anatomy(task["mode"], task["words"])}

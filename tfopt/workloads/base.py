@@ -29,7 +29,6 @@ class Workload(ABC):
         """Construct the model with ``options`` (mode, batch_size, bucket: None = default)."""
 
 
-
 def check_importable(target: str, what: str) -> tuple[str, str]:
     """Split ``module:function`` and check the module exists, without importing it."""
     module, sep, function = target.partition(":")

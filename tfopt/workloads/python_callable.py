@@ -32,7 +32,6 @@ class CallableWorkload(Workload):
         return Built(predict=predict, make_input=load_callable(self.inputs, "inputs"))
 
 
-
 def _check_accepts(factory, options: dict, spec: str) -> None:
     params = inspect.signature(factory).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):

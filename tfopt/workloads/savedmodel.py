@@ -46,7 +46,6 @@ class SavedModelWorkload(Workload):
         return Built(predict=predict, make_input=make_input)
 
 
-
 def _random_tensor(tf, rng, spec, size: int):
     dims, sized = [], False
     for dim in spec.shape:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from g2p import Model
+from tuner.tf import set_threading
 
-from ..worker import one_tensorflow_thread
 from . import Predictor
 
 
 def load(batch_size: int, mode: str) -> Predictor:
-    one_tensorflow_thread()
+    set_threading([1, 1])  # one inter-op, one intra-op thread
     return Model(mode=mode, batch_size=batch_size).predict
