@@ -5,6 +5,7 @@ unreachable-engine report run everywhere.
 """
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -200,6 +201,18 @@ def test_a_whole_run_past_its_timeout_is_killed_and_what_it_wrote_is_kept(lab_im
     assert not containers_named(run.name)
     quick, _, _ = quiet_run(["true"], {}, lab_image, timeout=30)
     assert quick.reason is None and quick.timed_out_after is None  # the watchdog never fired
+
+
+@engine
+@pytest.mark.slow
+def test_the_launcher_answers_the_tuner_timeout_not_oom_when_its_timeout_stops_a_trial(lab_image):
+    done = subprocess.run(
+        [sys.executable, "-m", "tuner.limits.docker", "--image", lab_image, "--protocol",
+         "--timeout", "2", "--", "python", "-c", "import time; time.sleep(60)"],
+        input="{}", capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["status"] == "timeout" and answer["reason"] == "timed out after 2 s"
 
 
 def test_a_run_timeout_must_be_positive():

@@ -39,6 +39,7 @@ from docker.utils.socket import STDOUT, frames_iter
 from tuner import worker
 from tuner.limits import as_limits
 from tuner.limits.base import Backend, Confinement, Limits
+from tuner.outcome import TrialStatus
 
 LABEL = "tfopt"
 DEFAULT_IMAGE = os.environ.get("TFOPT_IMAGE", "tfopt")
@@ -344,7 +345,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if run.oom_killed or run.timed_out_after is not None:
         print(f"tfopt: container {run.name} {run.reason}", file=sys.stderr)
         if args.protocol:
-            print(json.dumps(worker.record("oom", reason=run.reason)), flush=True)
+            status = TrialStatus.OOM if run.oom_killed else TrialStatus.TIMEOUT
+            print(json.dumps(worker.record(status.value, reason=run.reason)), flush=True)
     return run.exit_code
 
 
