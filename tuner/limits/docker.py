@@ -108,13 +108,13 @@ def run_in_container(
             watchdog.start()
         _relay(client, container, stdin, stdout or sys.stdout.buffer, stderr or sys.stderr.buffer)
         exit_code = container.wait()["StatusCode"]
-        watchdog.cancel()
+        _stop(watchdog)  # from here on, `fired` says for good whether the timeout killed it
         container.reload()
         oom_killed = bool(container.attrs["State"]["OOMKilled"])
         timed_out = timeout if fired.is_set() else None
         return ContainerRun(name, exit_code, oom_killed, limits, timed_out)
     finally:
-        watchdog.cancel()
+        _stop(watchdog)
         remove(client, name)
 
 
@@ -123,10 +123,18 @@ def _check_timeout(timeout: float | None) -> None:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
 
 
+def _stop(watchdog: threading.Timer) -> None:
+    """Cancel the watchdog, or wait for a kill it has begun to finish."""
+    watchdog.cancel()
+    if watchdog.is_alive():
+        watchdog.join()
+
+
 def _kill(client: docker.DockerClient, name: str, fired: threading.Event) -> None:
-    fired.set()
+    """Kill ``name`` and say so in ``fired``; a container that ended first is left as it ended."""
     with contextlib.suppress(NotFound, APIError):  # it may have ended in the meantime
         client.api.kill(name)
+        fired.set()
 
 
 def _checked_command(command: Sequence[str]) -> list[str]:
