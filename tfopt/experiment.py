@@ -8,9 +8,10 @@ from . import variants as variants_mod
 from .devices import visible_gpus
 from .environment import record_environment
 from .export import export_all
+from .jobs import Job, jobs_for
 from .matrix import LiveConfig, expand, varying_keys
 from .progress import Progress
-from .runner import RUNS, Job, Runner, jobs_for, load_records
+from .runner import RUNS, Runner, load_records
 from .summary import SCHEMA, config_entry
 from .variants import STOCK, Variant
 

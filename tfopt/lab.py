@@ -17,9 +17,10 @@ from pathlib import Path
 
 from . import environment, steps
 from .export import export_all
+from .jobs import Job, task_for
 from .matrix import Permutation, resolve
 from .progress import Progress
-from .runner import RUNS, Job, Runner, measure_labelled, task_for
+from .runner import RUNS, Runner, measure_labelled
 from .summary import SCHEMA, comparison, config_entry, tunable_settings, versus
 from .variants import STOCK, Variant
 from .worker import tuning_objective

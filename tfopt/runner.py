@@ -10,12 +10,14 @@ from __future__ import annotations
 import concurrent.futures as futures
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import variants as variants_mod
+from .executors import Executor
+from .executors.local import LocalExecutor
 from .export import json_format, png_format
 from .export.csv_format import RUN_DATA, RunDataCsv
+from .jobs import Job, jobs_for
 from .matrix import Permutation
 from .progress import Progress
 from .records import OK, RunRecord
@@ -23,61 +25,6 @@ from .summary import config_entry
 
 RUNS = "runs"
 METRICS = "metrics.json"
-KNOB_ENV = {"omp": "OMP_NUM_THREADS", "onednn": "TF_ENABLE_ONEDNN_OPTS"}
-
-
-@dataclass(frozen=True)
-class Job:
-    perm: Permutation
-    worker: int
-    label: str
-    folder: Path
-
-    @property
-    def key(self) -> tuple[str, int]:
-        return self.perm.run_id, self.worker
-
-    @property
-    def cores_needed(self) -> int | None:
-        cpus = self.perm.config.get("cpus")
-        return None if cpus is None else max(1, int(-(-cpus // 1)))
-
-
-def jobs_for(perms: list[Permutation], labels: list[str], folders: list[Path], workers: int):
-    """Interleaved order: worker 0 of every permutation, then worker 1 of each (ABAB...)."""
-    return [
-        Job(perm, worker, label, folder)
-        for worker in range(workers)
-        for perm, label, folder in zip(perms, labels, folders, strict=True)
-    ]
-
-
-def task_for(job: Job) -> dict:
-    config = job.perm.config
-    return {
-        "workload": {k: config[k] for k in ("inputs", "signature")} | {"spec": config["workload"]},
-        "options": {k: config[k] for k in ("mode", "batch_size", "bucket")},
-        "threads": {k: config["knobs"].get(k) for k in ("inter", "intra")},
-        "sizes": config["sizes"],
-        "seed": config["seed"],
-        "warmup": config["warmup"],
-        "repeats": config["repeats"],
-        "duration": config["duration"],
-        "run_dir": str(job.folder),
-        "worker": job.worker,
-        "mem_trace": config["mem_trace"],
-    }
-
-
-def env_for(config: dict, variant: variants_mod.Variant) -> dict[str, str]:
-    """Env knobs as the child must see them before TensorFlow loads."""
-    env = {"TF_CPP_MIN_LOG_LEVEL": "1", **variant.env}
-    for knob, name in KNOB_ENV.items():
-        value = config["knobs"].get(knob)
-        if value is not None:
-            env[name] = str(int(value)) if isinstance(value, bool) else str(value)
-    env.update({k: str(v) for k, v in config["env"].items()})
-    return env
 
 
 class Runner:
@@ -88,12 +35,14 @@ class Runner:
         progress: Progress,
         parallel: bool = False,
         gpus: list[str] | None = None,
+        executor: Executor | None = None,
     ):
-        """``gpus``: with ``parallel``, one queue per GPU id, each run holding one GPU alone."""
+        """``gpus``: with ``parallel``, one queue per GPU id, each run holding one GPU alone.
+        ``executor`` measures one job (default: a real child process on this machine)."""
         self.out, self.variants, self.progress = Path(out), variants, progress
         self.parallel, self.gpus = parallel, list(gpus or [])
         self.csv = RunDataCsv(self.out / RUN_DATA)
-        self._pythons: dict[str, str | None] = {}
+        self.executor = executor or LocalExecutor(self.out, variants, progress.note)
 
     def completed(self) -> set[tuple[str, int]]:
         return self.csv.completed()
@@ -150,44 +99,11 @@ class Runner:
                 raise
 
     def _execute(self, job: Job, cpuset: str | None = None, gpu: str | None = None) -> RunRecord:
-        import tuner
-
-        from . import worker
-
-        config = job.perm.config
-        options = self.trial_options(config)
-        if gpu is not None:
-            options["env"]["CUDA_VISIBLE_DEVICES"] = gpu
-        target = worker.measure_run if options["mode"] == "fork" else "tfopt.worker:measure_run"
-        limits = tuner.Limits(cpus=config["cpus"], memory=config["memory"], cpuset=cpuset)
-        outcome = tuner.run_in_child(
-            target, task_for(job), timeout=config["timeout"], limits=limits, **options
-        )
-        return RunRecord(
-            run_id=job.perm.run_id,
-            worker=job.worker,
-            label=job.label,
-            status=outcome.status.value,
-            params=job.perm.run_params,
-            payload=outcome.payload if isinstance(outcome.payload, dict) else None,
-            reason=outcome.reason,
-            wall_time=outcome.wall_time,
-            peak_rss=outcome.peak_rss,
-            backend=outcome.backend,
-            folder=str(job.folder.relative_to(self.out)),
-        )
+        return self.executor.execute(job, cpuset, gpu)
 
     def trial_options(self, config: dict) -> dict:
         """How a child for ``config`` starts: fork or spawn, interpreter or image, and its env."""
-        variant = self.variants[config["variant"]]
-        options = variants_mod.run_options(variant, self._python(variant))
-        options["env"] = env_for(config, variant)
-        return options
-
-    def _python(self, variant: variants_mod.Variant) -> str | None:
-        if variant.name not in self._pythons:
-            self._pythons[variant.name] = variants_mod.interpreter(variant, self.progress.note)
-        return self._pythons[variant.name]
+        return self.executor.trial_options(config)
 
     def _finish(self, job: Job, record: RunRecord) -> RunRecord:
         """Save at once: the CSV row, the folder's metrics.json and its plot."""

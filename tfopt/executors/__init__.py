@@ -1,0 +1,25 @@
+"""Executors run one job and return its record; the runner only schedules and saves.
+
+One executor per module, behind the small `Executor` interface: ``local`` runs a real child
+process (forked, spawned in a variant's interpreter, or a container). Others (a simulated
+executor with a known truth, a cluster) plug into `tfopt.runner.Runner` the same way.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from ..jobs import Job
+    from ..records import RunRecord
+
+
+class Executor(Protocol):
+    def execute(self, job: Job, cpuset: str | None = None, gpu: str | None = None) -> RunRecord:
+        """Measure ``job`` (on ``cpuset`` and ``gpu`` when given); never raises for a failed run:
+        the record's status says what happened."""
+        ...
+
+    def trial_options(self, config: dict) -> dict:
+        """How a child for ``config`` starts (for the tuner, which runs its own children)."""
+        ...

@@ -1,0 +1,58 @@
+"""Real worker processes on this machine, started by the tuner's `run_in_child`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from .. import variants as variants_mod
+from ..jobs import Job, env_for, task_for
+from ..records import RunRecord
+
+
+class LocalExecutor:
+    def __init__(
+        self, out: Path, variants: dict[str, variants_mod.Variant], note: Callable[[str], None]
+    ):
+        self.out, self.variants, self.note = Path(out), variants, note
+        self._pythons: dict[str, str | None] = {}
+
+    def execute(self, job: Job, cpuset: str | None = None, gpu: str | None = None) -> RunRecord:
+        import tuner
+
+        from .. import worker
+
+        config = job.perm.config
+        options = self.trial_options(config)
+        if gpu is not None:
+            options["env"]["CUDA_VISIBLE_DEVICES"] = gpu
+        target = worker.measure_run if options["mode"] == "fork" else "tfopt.worker:measure_run"
+        limits = tuner.Limits(cpus=config["cpus"], memory=config["memory"], cpuset=cpuset)
+        outcome = tuner.run_in_child(
+            target, task_for(job), timeout=config["timeout"], limits=limits, **options
+        )
+        return RunRecord(
+            run_id=job.perm.run_id,
+            worker=job.worker,
+            label=job.label,
+            status=outcome.status.value,
+            params=job.perm.run_params,
+            payload=outcome.payload if isinstance(outcome.payload, dict) else None,
+            reason=outcome.reason,
+            wall_time=outcome.wall_time,
+            peak_rss=outcome.peak_rss,
+            backend=outcome.backend,
+            folder=str(job.folder.relative_to(self.out)),
+        )
+
+    def trial_options(self, config: dict) -> dict:
+        """How a child for ``config`` starts: fork or spawn, interpreter or image, and its env."""
+        variant = self.variants[config["variant"]]
+        options = variants_mod.run_options(variant, self._python(variant))
+        options["env"] = env_for(config, variant)
+        return options
+
+    def _python(self, variant: variants_mod.Variant) -> str | None:
+        if variant.name not in self._pythons:
+            self._pythons[variant.name] = variants_mod.interpreter(variant, self.note)
+        return self._pythons[variant.name]
