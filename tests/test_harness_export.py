@@ -7,6 +7,7 @@ import numpy as np
 from tfopt.cli import main
 from tfopt.export import export_all
 from tfopt.export.csv_format import RunDataCsv
+from tfopt.recommend import contradictions, paste_lines
 from tfopt.records import RunRecord
 from tfopt.summary import comparison, config_entry
 
@@ -24,12 +25,14 @@ def record(label: str, median: float, worker: int = 0, params: dict | None = Non
                      payload=payload, folder=f"runs/{label}")  # fmt: skip
 
 
+GRAPH = {"variant": "stock", "mode": "graph", "knobs": {"intra": 1, "onednn": False}}
+
+
 def lab_summary() -> dict:
     configs = {
         "initial": config_entry("initial", {"mode": "eager"}, [record("initial", 0.09, w)
                                                                for w in (0, 1)]),
-        "graph": config_entry("graph", {"mode": "graph"}, [record("graph", 0.03, w)
-                                                           for w in (0, 1)]),
+        "graph": config_entry("graph", GRAPH, [record("graph", 0.03, w) for w in (0, 1)]),
     }  # fmt: skip
     vs = comparison(configs["initial"], configs["graph"], 0.05, 0.05)
     return {
@@ -40,7 +43,8 @@ def lab_summary() -> dict:
         "steps": [{"name": "graph", "label": "graph", "file": "graph", "change": "graph mode",
                    "kept": True, "vs_initial": vs, "vs_previous": vs}],
         "comparisons": [], "best": "graph", "speedup": vs,
-        "recommended": {"variant": "stock", "mode": "graph", "intra": 1},
+        "recommended": {"variant": "stock", "mode": "graph", "intra": 1, "onednn": False},
+        "recommendation": paste_lines(GRAPH),
     }  # fmt: skip
 
 
@@ -74,7 +78,11 @@ def test_every_format_is_written_and_can_be_redrawn_from_summary_json(tmp_path):
     report = (tmp_path / "report.md").read_text()
     assert "| graph | graph mode |" in report and "![graph](graph.png)" in report
     assert "Test CPU" in report
-    assert "Recommended settings: `variant=stock`, `mode=graph`, `intra=1`" in report
+    assert contradictions(lab_summary()) == [] and "Inconsistent" not in report
+    assert "**Best: `graph`: graph is 3." in report and "x faster than initial" in report
+    for line in ("TF_ENABLE_ONEDNN_OPTS=0", "model options: mode='graph'",
+                 "tf.config.threading.set_intra_op_parallelism_threads(1)"):
+        assert line in report
     assert "| initial | 2.21.0 | 2 |" in report  # which TensorFlow each configuration ran
     for name in ("initial.png", "graph.png"):
         (tmp_path / name).unlink()

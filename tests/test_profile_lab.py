@@ -76,12 +76,18 @@ def test_tuning_trials_run_the_configuration_they_tune(tmp_path, monkeypatch, in
     assert asked["mode"] == "fork" and set(asked["space"]) == {"inter", "intra", "OMP_NUM_THREADS"}
 
 
-def test_the_best_is_the_last_step_kept_never_one_that_lost_its_screening():
-    from tfopt.lab import _recommended
+def test_the_best_comes_from_the_final_rounds_never_from_screening():
+    """The final rounds alone decide: the fastest configuration faster than initial that no
+    other beats, whatever screening kept (onednn) or dropped (batching)."""
+    from test_harness_export import record
 
-    measured = {"sweep": {"median": 1.0}}
-    configs = {"initial": measured, "graph": measured, "xla": measured, "onednn": measured}
-    walked = [{"label": "graph", "kept": True}, {"label": "xla", "kept": True},
-              {"label": "onednn", "kept": False}]  # fmt: skip
-    assert _recommended(walked, configs) == "xla"
-    assert _recommended([{"label": "graph", "kept": False}], configs) == "initial"
+    from tfopt.recommend import best_config
+    from tfopt.summary import config_entry
+
+    medians = {"initial": 0.090, "onednn": 0.0159, "xla": 0.0160, "batching": 0.0136}
+    configs = {label: config_entry(label, {}, [record(label, m, w) for w in range(6)])
+               for label, m in medians.items()}  # fmt: skip
+    assert best_config(configs, "initial", 0.05, 0.05) == "batching"
+    slower = {label: configs[label] for label in ("initial", "onednn")}
+    slower["onednn"] = config_entry("onednn", {}, [record("onednn", 0.2, w) for w in range(6)])
+    assert best_config(slower, "initial", 0.05, 0.05) == "initial"

@@ -34,7 +34,8 @@ def test_summary_compares_every_step_with_initial_and_names_variant_plots(tmp_pa
     assert all("config" not in step and step["vs_initial"] for step in summary["steps"])
     (variant,) = summary["comparisons"]
     assert variant["file"] == "stock_vs_old"
-    assert variant["comparison"]["verdict"] == "no significant difference"
+    assert variant["comparison"]["verdict"] == "inconclusive"  # 3% apart, two rounds: undecided
+    assert variant["comparison"]["n"] == 2
     written = {p.name for p in export_all(summary, tmp_path)}
     assert {"initial.png", "graph.png", "variant_old.png", "stock_vs_old.png"} <= written
 

@@ -1,9 +1,19 @@
-"""tfopt.stats: summaries, the speedup CI, the win rule, the A/A check and instability flags."""
+"""tfopt.stats: sweep summaries and instability flags (descriptive), and the replicate-level
+comparison: paired rounds, the verdict words and when a CI is decisive."""
 
 import numpy as np
 import pytest
 
-from tfopt.stats import NO_DIFFERENCE, Sample, bootstrap_speedup_ci, compare, p_value
+from tfopt.stats import (
+    FASTER,
+    INCONCLUSIVE,
+    NO_DIFFERENCE,
+    PAIRED_TEST,
+    SLOWER,
+    UNPAIRED_TEST,
+    Sample,
+    compare,
+)
 
 
 def lognormal(median: float, n: int, seed: int, spread: float = 0.03) -> Sample:
@@ -30,52 +40,6 @@ def test_sample_refuses_values_that_are_not_durations(bad):
         Sample(bad)
 
 
-def test_a_clear_speedup_is_a_win_with_a_ci_around_it():
-    before, after = lognormal(0.020, 40, seed=1), lognormal(0.010, 40, seed=2)
-    result = compare(before, after)
-    assert result.speedup == pytest.approx(2.0, rel=0.05)
-    low, high = result.ci95
-    assert low < result.speedup < high and low > 1.8 and high < 2.2
-    assert result.p_value < 1e-6
-    assert result.is_win and result.verdict == "faster"
-
-
-def test_a_clear_slowdown_is_a_loss():
-    result = compare(lognormal(0.010, 30, seed=3), lognormal(0.020, 30, seed=4))
-    assert result.is_loss and result.verdict == "slower" and not result.is_win
-
-
-def test_a_over_a_comes_out_no_significant_difference():
-    """The same distribution measured twice must not be called faster or slower."""
-    verdicts = [
-        compare(lognormal(0.015, 30, seed=s), lognormal(0.015, 30, seed=100 + s)).verdict
-        for s in range(20)
-    ]
-    assert verdicts.count(NO_DIFFERENCE) == 20
-
-
-def test_significant_but_below_threshold_is_not_a_win():
-    """Tiny but real differences (1%) are detected yet do not count, as in pyperf and asv."""
-    before, after = lognormal(0.0101, 400, 5, 0.002), lognormal(0.0100, 400, 6, 0.002)
-    result = compare(before, after, threshold=0.05)
-    assert result.significant
-    assert not result.is_win and result.verdict == NO_DIFFERENCE
-
-
-def test_welch_and_mann_whitney_agree_on_a_clear_case_and_bad_test_is_refused():
-    a, b = lognormal(0.02, 20, 7), lognormal(0.01, 20, 8)
-    assert p_value(a, b, "welch") < 0.001 and p_value(a, b, "mann-whitney") < 0.001
-    with pytest.raises(ValueError, match="test must be one of"):
-        p_value(a, b, "t-test")
-    with pytest.raises(ValueError, match="alpha"):
-        compare(a, b, alpha=2)
-
-
-def test_bootstrap_ci_is_reproducible_with_a_seed():
-    a, b = lognormal(0.02, 15, 9), lognormal(0.018, 15, 10)
-    assert bootstrap_speedup_ci(a, b, seed=3) == bootstrap_speedup_ci(a, b, seed=3)
-
-
 def test_wide_spread_is_flagged_unstable_and_outliers_are_counted_not_dropped():
     stable = lognormal(0.01, 30, 11, spread=0.01)
     assert stable.instability() == []
@@ -93,20 +57,67 @@ def test_median_ci_brackets_the_median():
     assert low <= s.median() <= high
 
 
-def worker_shifted(offsets: list[float], seed: int) -> Sample:
-    """Three worker processes, each with its own luck (a multiplicative offset), 30 sweeps each."""
-    rng = np.random.default_rng(seed)
-    values = [0.01 * off * np.exp(rng.normal(0, 0.01)) for off in offsets for _ in range(30)]
-    return Sample(values, [w for w, _ in enumerate(offsets) for _ in range(30)])
+def rounds(median: float, n: int, seed: int, spread: float = 0.03) -> list[float]:
+    """One replicate value per round (a worker's median), lognormal around ``median``."""
+    return list(median * np.exp(np.random.default_rng(seed).normal(0, spread, n)))
 
 
-def test_worker_level_noise_widens_the_ci_and_is_not_called_a_difference():
-    """A/A where whole worker processes were luckier than others (a busy neighbour): pooled
-    values look different, but resampling workers first keeps the verdict honest."""
-    before = worker_shifted([1.0, 1.12, 0.95], seed=21)
-    after = worker_shifted([1.10, 1.15, 1.06], seed=22)
-    grouped = compare(before, after)
-    flat = compare(Sample(before.values), Sample(after.values))
-    assert grouped.ci95[1] - grouped.ci95[0] > 2 * (flat.ci95[1] - flat.ci95[0])
-    assert flat.verdict == "slower"  # what ignoring the workers would claim
-    assert grouped.verdict == NO_DIFFERENCE
+def test_a_clear_speedup_is_faster_with_the_geometric_mean_and_a_t_interval():
+    before, after = rounds(0.020, 10, seed=1), rounds(0.010, 10, seed=2)
+    result = compare(before, after)
+    ratios = np.log(before) - np.log(after)
+    assert result.speedup == pytest.approx(np.exp(ratios.mean()))
+    low, high = result.ci95
+    assert low < result.speedup < high and low > 1.8 and high < 2.2
+    assert result.p_value < 1e-6 and result.n == 10 and result.test == PAIRED_TEST
+    assert result.is_win and result.verdict == FASTER
+    assert result.to_dict()["n"] == 10 and result.to_dict()["significant"]
+
+
+def test_a_clear_slowdown_is_slower():
+    result = compare(rounds(0.010, 8, seed=3), rounds(0.020, 8, seed=4))
+    assert result.is_loss and result.verdict == SLOWER and not result.is_win
+
+
+def test_pairing_removes_what_both_sides_of_a_round_share():
+    """Each round's luck (a busy neighbour) hits both sides: paired, the ratio is clean."""
+    luck = np.exp(np.random.default_rng(5).normal(0, 0.15, 12))
+    own = np.exp(np.random.default_rng(6).normal(0, 0.003, 12))
+    before, after = 0.0105 * luck, 0.0100 * luck * own
+    paired = compare(list(before), list(after))
+    unpaired = compare(dict(enumerate(before)), {k + 100: v for k, v in enumerate(after)})
+    assert paired.test == PAIRED_TEST and unpaired.test == UNPAIRED_TEST
+    assert paired.half_width < 0.01 < unpaired.half_width
+    assert paired.verdict == NO_DIFFERENCE and paired.significant  # real, but under 5%
+    assert unpaired.verdict == INCONCLUSIVE
+
+
+def test_significant_but_below_threshold_is_no_difference_not_a_win():
+    before, after = rounds(0.0101, 30, 5, 0.002), rounds(0.0100, 30, 6, 0.002)
+    result = compare(before, after, threshold=0.05)
+    assert result.significant and result.precise
+    assert not result.is_win and result.verdict == NO_DIFFERENCE
+
+
+def test_a_wide_ci_is_inconclusive_even_when_significant():
+    """With few noisy rounds, significance alone would call ~alpha of A/A runs faster."""
+    before = np.exp(0.07 + 0.08 * np.array([1, -1] * 5))  # 7% faster, noisy rounds
+    result = compare(list(before), [1.0] * 10)
+    assert 1.0 < result.ci95[0] < 1.02 and result.significant and result.speedup > 1.05
+    assert result.verdict == INCONCLUSIVE and not result.decisive
+
+
+def test_too_few_replicates_give_no_ci_and_bad_input_is_refused():
+    result = compare([0.01], [0.02])
+    assert result.ci95 == (0.0, float("inf")) and result.verdict == INCONCLUSIVE
+    with pytest.raises(ValueError, match="positive durations"):
+        compare([0.01, -1.0], [0.01, 0.01])
+    with pytest.raises(ValueError, match="alpha"):
+        compare([1.0, 1.0], [1.0, 1.0], alpha=2)
+
+
+def test_decisive_means_precise_or_clear_of_the_band():
+    inside = compare(rounds(0.01, 40, 7, 0.01), rounds(0.01, 40, 8, 0.01))
+    assert inside.inside_band and inside.decisive and inside.verdict == NO_DIFFERENCE
+    beyond = compare(rounds(0.02, 6, 9, 0.05), rounds(0.01, 6, 10, 0.05))
+    assert beyond.beyond_band and beyond.decisive

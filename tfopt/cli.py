@@ -16,16 +16,18 @@ from pathlib import Path
 from . import variants as variants_mod
 from .matrix import ConfigError
 from .progress import Progress
-from .summary import speedup_text
+from .summary import direction_text, speedup_text
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 DEFAULT_OUT = os.environ.get("TFOPT_RESULTS", "results")
 
-# Sweeps are timed for ``duration`` seconds per worker (at least 3), after ``warmup`` sweeps.
-QUICK = {"duration": 1.0, "warmup": 1, "workers": 2, "screen_workers": 1, "tune_budget": 2,
-         "tune_remeasure": False}  # fmt: skip
-FULL = {"duration": 8.0, "warmup": 2, "workers": 3, "screen_workers": 2, "tune_budget": 10,
-        "tune_remeasure": True}  # fmt: skip
+# Sweeps are timed for ``duration`` seconds per worker (at least 5), after ``warmup`` sweeps.
+# Many short replicates beat a few long ones: a worker is a replicate, a round one of each.
+# Rounds: (min, max, seconds) for the final rounds, the screening of a step, and compare.
+QUICK = {"duration": 0.5, "warmup": 1, "final": (4, 4, 60.0), "screen": (2, 2, None),
+         "compare": (6, 12, 90.0), "tune_budget": 2, "tune_remeasure": False}  # fmt: skip
+FULL = {"duration": 1.0, "warmup": 2, "final": (6, 20, 400.0), "screen": (3, 3, None),
+        "compare": (6, 40, 150.0), "tune_budget": 10, "tune_remeasure": True}  # fmt: skip
 
 DESCRIPTION = """\
 tfopt: find the TensorFlow settings and build that make a model fastest on this CPU box.
@@ -34,7 +36,8 @@ tfopt: find the TensorFlow settings and build that make a model fastest on this 
             plots and report in --out (default: $TFOPT_RESULTS or ./results); with --config,
             an experiment matrix instead (every permutation of the config's list values)
   tune      the forking tuner over inter/intra/OMP thread counts, for one configuration
-  compare   the same configuration under two or more variants (TensorFlow builds), ABAB
+  compare   the same configuration under two or more variants (TensorFlow builds), in
+            randomized paired rounds until the verdict is decided (or the budget ends)
   env       the environment record: CPU, ISA, cores against limits, TensorFlow build
   report    redraw plots and report.md from an existing summary.json (no measuring)
 """
@@ -92,7 +95,8 @@ def _emit(args, result: dict) -> int:
 
 def _human(result: dict) -> str:
     if "speedup" in result and result["speedup"]:
-        return (f"best: {result['best']} at {speedup_text(result['speedup'])} against initial; "
+        return (f"best: {result['best']}: {direction_text(result['speedup'])} "
+                f"({speedup_text(result['speedup'])}); "
                 f"report: {result.get('out', '')}/report.md")  # fmt: skip
     if "comparisons" in result and result["comparisons"]:
         return "\n".join(_comparison_line(c) for c in result["comparisons"])
@@ -117,7 +121,7 @@ def _comparison_line(item: dict) -> str:
     c = item["comparison"]
     if not c:
         return f"{item['file']}: not measured"
-    return f"{item['file']}: {speedup_text(c, digits=3)}"
+    return f"{direction_text(c)}: {speedup_text(c, digits=3)}, {c['test']}"
 
 
 # --- parser --------------------------------------------------------------------------------------
@@ -155,7 +159,13 @@ def _common(parser: argparse.ArgumentParser, out: bool = True) -> None:
     group.add_argument("--repeats", type=int, help="timed sweeps per worker (instead of duration)")
     group.add_argument("--duration", type=float, help="seconds of timed sweeps per worker")
     group.add_argument("--warmup", type=int, help="untimed warmup sweeps per worker")
-    group.add_argument("--workers", type=int, help="independent worker processes per config")
+    group.add_argument("--workers", type=int,
+                       help="a fixed number of rounds (one worker process per config each)")
+    group.add_argument("--rounds", type=_rounds, metavar="MIN[-MAX]",
+                       help="randomized paired rounds: at least MIN, adding rounds up to MAX "
+                            "until every verdict is decided")  # fmt: skip
+    group.add_argument("--time-budget", type=float, metavar="SECONDS",
+                       help="stop adding rounds after this long (then: inconclusive)")
     group.add_argument("--quick", action="store_true",
                        help="fewer repeats, workers, trials (about 3 minutes on 2 cores)")
     group.add_argument("--variant", action="append", default=[], metavar="NAME=SPEC",
@@ -194,8 +204,8 @@ def _tune_parser(commands) -> None:
 def _compare_parser(commands) -> None:
     compare = commands.add_parser(
         "compare", help="one configuration under several variants, interleaved",
-        description="ABAB comparison of variants; --variant a=stock --variant b=stock is an A/A "
-                    "check that must come out 'no significant difference'.",
+        description="Randomized paired rounds of variants; --variant a=stock --variant b=stock "
+                    "is an A/A check that must never come out 'faster' or 'slower'.",
     )  # fmt: skip
     _common(compare)
     compare.add_argument("--mode", choices=("eager", "graph", "xla"), help="g2p execution mode")
@@ -212,6 +222,17 @@ def _int_list(text: str) -> list[int]:
     return values
 
 
+def _rounds(text: str) -> tuple[int, int]:
+    low, _, high = text.partition("-")
+    try:
+        bounds = int(low), int(high or low)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected MIN or MIN-MAX rounds, got {text!r}") from None
+    if not 2 <= bounds[0] <= bounds[1]:
+        raise argparse.ArgumentTypeError(f"rounds {text!r}: need 2 <= MIN <= MAX")
+    return bounds
+
+
 def _str_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -221,6 +242,20 @@ def _str_list(text: str) -> list[str]:
 
 def _preset(args) -> dict:
     return {**(QUICK if args.quick else FULL)}
+
+
+def _budget(args, phase: str):
+    """The rounds of ``phase`` ("final", "screen", "compare"): the preset, or as flags say."""
+    from .rounds import Budget
+
+    low, high, seconds = _preset(args)[phase]
+    if args.workers:
+        low = high = max(2, args.workers)
+    if args.rounds and phase != "screen":
+        low, high = args.rounds
+    if args.time_budget and phase != "screen":
+        seconds = args.time_budget
+    return Budget(low, high, seconds)
 
 
 def _base_config(args) -> dict:
@@ -254,7 +289,8 @@ def _variants(args) -> dict:
 
 # Flags that describe one configuration: with --config, the config file says these instead.
 CONFIG_FILE_KEYS = ("workload", "inputs", "signature", "sizes", "cpus", "memory", "repeats",
-                    "duration", "warmup", "workers", "quick", "steps", "tune_budget")  # fmt: skip
+                    "duration", "warmup", "workers", "rounds", "time_budget", "quick", "steps",
+                    "tune_budget")  # fmt: skip
 
 
 def _refuse_flags_beside_config(args) -> None:
@@ -279,8 +315,8 @@ def _run_profile(args) -> dict:
             base=_base_config(args),
             steps=args.steps,
             variants=_variants(args),
-            workers=args.workers or preset["workers"],
-            screen_workers=preset["screen_workers"],
+            final=_budget(args, "final"),
+            screen=_budget(args, "screen"),
             tune_budget=args.tune_budget or preset["tune_budget"],
             tune_remeasure=preset["tune_remeasure"],
         )
@@ -306,8 +342,8 @@ def _run_compare(args) -> dict:
     if len(chosen) < 2:
         raise ValueError("compare needs at least two --variant NAME=SPEC options")
     base = {**_base_config(args), "mode": args.mode}
-    workers = args.workers or _preset(args)["workers"]
-    return {**run_compare(base, chosen, workers, args.out, args.progress), "out": str(args.out)}
+    summary = run_compare(base, chosen, _budget(args, "compare"), args.out, args.progress)
+    return {**summary, "out": str(args.out)}
 
 
 def _run_env(args) -> dict:

@@ -1,28 +1,43 @@
-"""One configuration under several variants, measured interleaved (ABAB), compared to the first."""
+"""One configuration under several variants, measured in randomized paired rounds (one worker
+of each variant per round, in a seeded random order) until every variant's speedup over the first
+is decided or the budget ends."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from .environment import record_environment
+from .executors import Executor
 from .export import export_all
+from .interleave import against_first, measure_rounds
 from .matrix import resolve
 from .progress import Progress
-from .runner import RUNS, Runner, measure_labelled
-from .summary import SCHEMA, config_entry, versus
+from .rounds import Budget
+from .runner import RUNS, Runner
+from .summary import SCHEMA, config_entry, rounds_entry, versus
 from .variants import STOCK, Variant
 
-SETTINGS = ("workload", "sizes", "repeats", "warmup", "cpus", "memory")
+SETTINGS = ("workload", "sizes", "repeats", "duration", "warmup", "cpus", "memory", "alpha",
+            "threshold")  # fmt: skip
 
 
 def run_compare(
-    base: dict, variants: dict[str, Variant], workers: int, out: Path, progress: Progress
+    base: dict,
+    variants: dict[str, Variant],
+    budget: Budget,
+    out: Path,
+    progress: Progress,
+    executor: Executor | None = None,
 ) -> dict:
     """``variants`` in order: the first is the reference every other one is compared with."""
     config = resolve(base)
-    runner = Runner(out, {STOCK: Variant(STOCK), **variants}, progress)
+    runner = Runner(out, {STOCK: Variant(STOCK), **variants}, progress, executor=executor)
     configs = {name: {**config, "variant": name} for name in variants}
-    records = measure_labelled(runner, configs, workers, "compare")
+    progress.expected = budget.min_rounds * len(configs)
+    records, rounds = measure_rounds(
+        runner, configs, "compare", budget, against_first(list(variants)),
+        alpha=config["alpha"], threshold=config["threshold"], seed=config["seed"],
+    )  # fmt: skip
     entries = {
         name: config_entry(name, {**configs[name], "variant": variants[name].describe()}, recs)
         for name, recs in records.items()
@@ -33,7 +48,8 @@ def run_compare(
         "kind": "compare",
         "title": f"tfopt compare: {config['workload']}",
         "environment": record_environment(out / RUNS),
-        "settings": {**{k: config[k] for k in SETTINGS}, "workers": workers},
+        "settings": {**{k: config[k] for k in SETTINGS}, **budget_settings(budget)},
+        "rounds": rounds_entry(rounds),
         "configs": entries,
         "steps": [],
         "comparisons": [versus(other, f"{first}_vs_{other}", entries[first], entries[other],
@@ -41,3 +57,8 @@ def run_compare(
     }
     export_all(summary, out)
     return summary
+
+
+def budget_settings(budget: Budget) -> dict:
+    return {"min_rounds": budget.min_rounds, "max_rounds": budget.max_rounds,
+            "time_budget_s": budget.seconds}  # fmt: skip

@@ -5,7 +5,9 @@ Phases, each resumable (runs are keyed by content, so a rerun reuses every finis
 
 1. screening: each step's candidate against the best configuration so far; kept if it wins;
 2. tuning (inside the ``threads`` step): the forking tuner over inter/intra/OMP threads;
-3. final: initial and every step's candidate, ``workers`` interleaved workers each.
+3. final: initial and every step's candidate in randomized paired rounds, adaptive (see
+   `tfopt.rounds`). Every verdict, the Best line and the recommendation come from this phase
+   alone; screening only decides which candidate the next step starts from.
 """
 
 from __future__ import annotations
@@ -16,12 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import environment, steps
+from .executors import Executor
 from .export import export_all
+from .interleave import measure_rounds
 from .jobs import Job, task_for
 from .matrix import Permutation, resolve
 from .progress import Progress
-from .runner import RUNS, Runner, measure_labelled
-from .summary import SCHEMA, comparison, config_entry, tunable_settings, versus
+from .recommend import best_config, paste_lines
+from .rounds import Budget, Pair, Rounds
+from .runner import RUNS, Runner
+from .summary import SCHEMA, comparison, config_entry, rounds_entry, tunable_settings, versus
 from .variants import STOCK, Variant
 from .worker import tuning_objective
 
@@ -36,27 +42,31 @@ class LabSettings:
     base: dict = field(default_factory=dict)
     steps: list[str] | None = None
     variants: dict[str, Variant] = field(default_factory=dict)
-    workers: int = 3
-    screen_workers: int = 2
+    final: Budget = field(default_factory=lambda: Budget(6, 20, 420.0))
+    screen: Budget = field(default_factory=lambda: Budget(3, 3))
     tune_budget: int = 8
     tune_remeasure: bool = True  # re-measure the incumbent when a trial beats it (costs trials)
 
 
 class Lab:
-    def __init__(self, settings: LabSettings, out: Path, progress: Progress | None = None):
+    def __init__(self, settings: LabSettings, out: Path, progress: Progress | None = None,
+                 executor: Executor | None = None):  # fmt: skip
         self.settings, self.out = settings, Path(out)
         self.initial = resolve(settings.base)
         self.progress = progress or Progress(0)
         self.variants = {STOCK: Variant(STOCK), **settings.variants}
-        self.runner = Runner(self.out, self.variants, self.progress)
+        self.runner = Runner(self.out, self.variants, self.progress, executor=executor)
         names = settings.steps or steps.default_steps(self.initial["workload"])
         self.steps = steps.build(names, [v for v in settings.variants if v != STOCK])
         self.tuned: dict = {}
 
     # --- measuring -------------------------------------------------------------------------
 
-    def measure(self, configs: dict[str, dict], workers: int, tag: str) -> dict[str, list]:
-        return measure_labelled(self.runner, configs, workers, tag)
+    def measure(self, configs: dict[str, dict], tag: str, budget: Budget,
+                wanted) -> tuple[dict[str, list], Rounds]:  # fmt: skip
+        return measure_rounds(self.runner, configs, tag, budget, wanted,
+                              alpha=self.initial["alpha"], threshold=self.initial["threshold"],
+                              seed=self.initial["seed"])  # fmt: skip
 
     def tune(self, config: dict) -> dict:
         """The forking tuner over inter/intra/OMP threads; finished trials are reused on rerun."""
@@ -110,8 +120,9 @@ class Lab:
         return walked
 
     def screen_step(self, step, current_label: str, current: dict, candidate: dict) -> dict:
-        records = self.measure({current_label: current, step.name: candidate},
-                               self.settings.screen_workers, "screen")  # fmt: skip
+        pair = (current_label, step.name)
+        records, _ = self.measure({current_label: current, step.name: candidate}, "screen",
+                                  self.settings.screen, lambda _: [pair])  # fmt: skip
         _require_success(records[current_label], current_label)
         vs_previous = comparison(
             config_entry(current_label, {}, records[current_label]),
@@ -126,7 +137,9 @@ class Lab:
 
     def final(self, walked: list[dict]) -> dict[str, dict]:
         configs = {INITIAL: self.initial, **{s["label"]: s["config"] for s in walked}}
-        records = self.measure(configs, self.settings.workers, "final")
+        records, rounds = self.measure(configs, "final", self.settings.final, _final_pairs(
+            list(configs), self.initial["alpha"], self.initial["threshold"]))  # fmt: skip
+        self.final_rounds = rounds_entry(rounds)
         return {label: config_entry(label, configs[label], recs) for label, recs in records.items()}
 
     def run(self) -> dict:
@@ -147,18 +160,21 @@ class Lab:
         tuning = 0
         if "threads" in [s.name for s in self.steps]:  # the tuner confirms its leaders 3 times
             tuning = self.settings.tune_budget + 2 * min(3, self.settings.tune_budget)
-        screening = (count + 1) * self.settings.screen_workers
-        return screening + tuning + (count + 1) * self.settings.workers
+        screening = 2 * count * self.settings.screen.min_rounds
+        return screening + tuning + (count + 1) * self.settings.final.min_rounds
 
     def summarize(self, env: dict, walked: list[dict], configs: dict[str, dict]) -> dict:
         alpha, threshold = self.initial["alpha"], self.initial["threshold"]
         initial = configs[INITIAL]
         for step in walked:
             step["vs_initial"] = comparison(initial, configs[step["label"]], alpha, threshold)
+            step["vs_base"] = comparison(configs[step["base"]], configs[step["label"]], alpha,
+                                         threshold)  # fmt: skip
+            step["screening"] = _screening_note(step)
             step.pop("config")
         comparisons = [_variant_comparison(s, configs, alpha, threshold) for s in walked
                        if s["name"].startswith("variant_")]  # fmt: skip
-        best = _recommended(walked, configs)
+        best = best_config(configs, INITIAL, alpha, threshold)
         return {
             "schema": SCHEMA,
             "kind": "lab",
@@ -169,24 +185,47 @@ class Lab:
             "steps": walked,
             "comparisons": comparisons,
             "tuning": self.tuned,
+            "rounds": getattr(self, "final_rounds", None),
             "best": best,
             "recommended": tunable_settings(configs[best]["params"]),
+            "recommendation": paste_lines(configs[best]["params"]),
             "speedup": comparison(initial, configs[best], alpha, threshold),
         }
 
     def _settings(self) -> dict:
         keys = ("workload", "sizes", "warmup", "repeats", "duration", "cpus", "memory",
                 "alpha", "threshold")  # fmt: skip
-        return {**{k: self.initial[k] for k in keys}, "workers": self.settings.workers,
-                "screen_workers": self.settings.screen_workers,
+        final, screen = self.settings.final, self.settings.screen
+        return {**{k: self.initial[k] for k in keys}, "final_rounds": [final.min_rounds,
+                final.max_rounds], "final_time_budget_s": final.seconds,
+                "screen_rounds": [screen.min_rounds, screen.max_rounds],
                 "tune_budget": self.settings.tune_budget}  # fmt: skip
 
 
-def _recommended(walked: list[dict], configs: dict[str, dict]) -> str:
-    """The last step kept, i.e. every winning change together: the lab's recommendation. A step
-    that lost its screening is never recommended, even where noise ranks it first later."""
-    kept = [step["label"] for step in walked if step["kept"] and configs[step["label"]]["sweep"]]
-    return kept[-1] if kept else INITIAL
+def _final_pairs(labels: list[str], alpha: float, threshold: float):
+    """What the final rounds must decide: every step against initial, and the leader against
+    every other configuration that beats initial (so the Best line is decided too)."""
+    initial, steps_ = labels[0], labels[1:]
+
+    def wanted(rounds: Rounds) -> list[Pair]:
+        pairs = [(initial, label) for label in steps_]
+        faster = [(result.speedup, label) for label in steps_
+                  for result in [rounds.comparison((initial, label), alpha, threshold)]
+                  if result is not None and result.is_win]  # fmt: skip
+        if faster:
+            leader = max(faster)[1]
+            pairs += [(leader, label) for _, label in faster if label != leader]
+        return pairs
+
+    return wanted
+
+
+def _screening_note(step: dict) -> str:
+    """What screening did with the step and whether the final rounds agree."""
+    final = (step.get("vs_base") or {}).get("verdict")
+    if not step["kept"]:
+        return "dropped"
+    return "kept" if final == "faster" else f"kept, not confirmed by the final rounds ({final})"
 
 
 def _require_success(records: list, label: str) -> None:

@@ -141,12 +141,20 @@ def measure_labelled(
 ) -> dict[str, list[RunRecord]]:
     """Interleaved workers of each labelled config; every completed record per label (resumed
     ones included). ``tag`` keeps phases apart: the same config in two phases is two runs."""
+    perms, folders = labelled(runner, configs, tag)
+    jobs = jobs_for(list(perms.values()), list(perms), list(folders.values()), workers)
+    runner.run(lambda: jobs)
+    return {label: records_of(folders[label], perm) for label, perm in perms.items()}
+
+
+def labelled(runner: Runner, configs: dict[str, dict],
+             tag: str) -> tuple[dict[str, Permutation], dict[str, Path]]:  # fmt: skip
+    """Each label's permutation (its config in phase ``tag``) and run folder."""
     perms = {label: Permutation({**config, "tag": tag}) for label, config in configs.items()}
     folders = {label: runner.out / RUNS / f"{tag}_{label}_{perm.run_id[:6]}"
                for label, perm in perms.items()}  # fmt: skip
-    jobs = jobs_for(list(perms.values()), list(perms), list(folders.values()), workers)
-    runner.run(lambda: jobs)
-    return {
-        label: [r for r in load_records(folders[label]) if r.run_id == perm.run_id]
-        for label, perm in perms.items()
-    }
+    return perms, folders
+
+
+def records_of(folder: Path, perm: Permutation) -> list[RunRecord]:
+    return [r for r in load_records(folder) if r.run_id == perm.run_id]

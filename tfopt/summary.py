@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from .records import RunRecord, pooled, pooled_by_size
 from .stats import Sample, compare
 
@@ -29,6 +31,7 @@ def config_entry(label: str, params: dict, records: list[RunRecord]) -> dict:
         "by_size": {str(size): _size_entry(s) for size, s in pooled_by_size(done).items()},
         "sweeps_ms": [v * MS for v in sample.values],
         "sweeps_worker": list(sample.groups),
+        "replicates_ms": {str(k): v * MS for k, v in replicates(done).items()},
         "tensorflow": done[0].payload.get("tensorflow"),
         "warnings": sample.instability(),
     }
@@ -55,16 +58,23 @@ def _size_entry(sample: Sample) -> dict:
     }
 
 
+def replicates(records: list[RunRecord]) -> dict[int, float]:
+    """One value per completed worker (its round): the median of its sweeps, in seconds."""
+    return {r.worker: float(np.median(r.sweeps())) for r in records if r.ok and r.sweeps()}
+
+
 def comparison(before: dict, after: dict, alpha: float, threshold: float) -> dict | None:
-    """``after`` against ``before``, from their stored sweeps (so it can be redone from JSON)."""
-    if not before.get("sweeps_ms") or not after.get("sweeps_ms"):
+    """``after`` against ``before`` from their replicates (worker medians), paired by round, so
+    it can be redone from summary.json; sweeps are never pooled into a p-value."""
+    first, second = _replicates_of(before), _replicates_of(after)
+    if not first or not second:
         return None
-    result = compare(_sample(before), _sample(after), alpha=alpha, threshold=threshold)
+    result = compare(first, second, alpha=alpha, threshold=threshold)
     return {"before": before["label"], "after": after["label"], **result.to_dict()}
 
 
-def _sample(entry: dict) -> Sample:
-    return Sample(entry["sweeps_ms"], entry.get("sweeps_worker"))
+def _replicates_of(entry: dict) -> dict[int, float]:
+    return {int(k): v for k, v in (entry.get("replicates_ms") or {}).items()}
 
 
 def versus(label: str, file: str, before: dict, after: dict, alpha: float,
@@ -74,8 +84,31 @@ def versus(label: str, file: str, before: dict, after: dict, alpha: float,
             "comparison": comparison(before, after, alpha, threshold)}  # fmt: skip
 
 
+def rounds_entry(rounds) -> dict:
+    """How the randomized rounds went: how many, each one's order, why they stopped."""
+    return {"count": len(rounds.orders), "orders": rounds.orders, "stopped": rounds.stopped}
+
+
 def speedup_text(comparison_: dict, digits: int = 2) -> str:
-    """``1.23x (95% CI 1.10-1.31, p=0.002, faster)``: one wording in the report, plots and CLI."""
+    """``1.23x (95% CI 1.10-1.31, p=0.002, 8 rounds, faster)``: one wording in the report,
+    plots and CLI."""
     low, high = comparison_["ci95"]
+    rounds = f", {comparison_['n']} rounds" if "n" in comparison_ else ""
     return (f"{comparison_['value']:.{digits}f}x (95% CI {low:.{digits}f}-{high:.{digits}f}, "
-            f"p={comparison_['p_value']:.2g}, {comparison_['verdict']})")  # fmt: skip
+            f"p={comparison_['p_value']:.2g}{rounds}, {comparison_['verdict']})")  # fmt: skip
+
+
+def direction_text(comparison_: dict, digits: int = 2) -> str:
+    """The result in words: ``b is 1.48x faster than a``, ``... 1.20x slower ...``, or
+    ``no difference between a and b (within 5%)``, ``inconclusive (95% CI 0.97-1.10)``."""
+    before, after, value = comparison_["before"], comparison_["after"], comparison_["value"]
+    verdict = comparison_["verdict"]
+    if verdict == "faster":
+        return f"{after} is {value:.{digits}f}x faster than {before}"
+    if verdict == "slower":
+        return f"{after} is {1 / value:.{digits}f}x slower than {before}"
+    if verdict == "no difference":
+        return (f"no difference between {before} and {after} "
+                f"(within {comparison_['threshold']:.0%})")  # fmt: skip
+    low, high = comparison_["ci95"]
+    return f"{after} vs {before}: inconclusive (95% CI {low:.{digits}f}-{high:.{digits}f})"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..environment import machine_title, oversubscription
-from ..summary import speedup_text
+from ..recommend import contradictions
+from ..summary import direction_text, speedup_text
 
 REPORT = "report.md"
 
@@ -34,9 +35,13 @@ def render(summary: dict) -> list[str]:
     trap = oversubscription(env)
     if trap:
         lines.append(f"**Warning:** {trap}")
-    lines += ["", *_settings(summary.get("settings", {}))]
+    lines += ["", *_settings(summary.get("settings", {})), *_measurement(summary)]
     if summary.get("speedup"):
         lines += ["", _headline(summary), ""]
+    problems = contradictions(summary)
+    if problems:
+        lines += ["**Inconsistent report** (a bug: please report it):",
+                  *[f"- {problem}" for problem in problems], ""]  # fmt: skip
     if summary.get("steps"):
         lines += ["## Steps", "", *_steps_table(summary), ""]
     if summary.get("comparisons"):
@@ -53,14 +58,36 @@ def _settings(settings: dict) -> list[str]:
     return ["Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items())]
 
 
+def _measurement(summary: dict) -> list[str]:
+    """Which test decided, on how many replicates: named in every report."""
+    tested = [c for c in _all_comparisons(summary) if c]
+    if not tested:
+        return []
+    rounds = summary.get("rounds") or {}
+    line = (f"Measurement: each worker process is one replicate (the median of its sweeps); "
+            f"round k pairs worker k of each configuration, run in a random order; speedups are "
+            f"geometric means of round ratios, tested with a {tested[0]['test']}")  # fmt: skip
+    if rounds:
+        line += f"; {rounds['count']} final rounds ({rounds['stopped']})"
+    return [line + ". Sweep percentiles are descriptive only."]
+
+
+def _all_comparisons(summary: dict) -> list[dict | None]:
+    found = [summary.get("speedup")] + [step.get("vs_initial") for step in summary.get("steps", [])]
+    return found + [item.get("comparison") for item in summary.get("comparisons", [])]
+
+
 def _headline(summary: dict) -> str:
     best = summary.get("best")
-    line = f"**Best: `{best}` against `initial`: {speedup_text(summary['speedup'])}.**"
-    recommended = summary.get("recommended")
-    if recommended:
-        line += "\n\nRecommended settings: " + ", ".join(
-            f"`{key}={value}`" for key, value in recommended.items()
-        )
+    if best == "initial":
+        line = "**Best: `initial`: no step was faster than initial in the final rounds.**"
+    else:
+        line = (f"**Best: `{best}`: {direction_text(summary['speedup'])} "
+                f"({speedup_text(summary['speedup'])}).**")  # fmt: skip
+    recommendation = summary.get("recommendation")
+    if recommendation:
+        line += "\n\nRecommended settings (paste):\n\n```\n" + "\n".join(recommendation) \
+            + "\n```"  # fmt: skip
     return line
 
 
@@ -81,14 +108,16 @@ def _steps_table(summary: dict) -> list[str]:
     rows = []
     for step in summary["steps"]:
         sweep = (configs.get(step["label"]) or {}).get("sweep") or {}
-        vs_initial, vs_previous = step.get("vs_initial"), step.get("vs_previous")
+        vs_initial = step.get("vs_initial")
         rows.append([
             step["name"], step.get("change", ""), f"{sweep.get('median', float('nan')):.1f}",
             _ratio(vs_initial), f"{vs_initial['p_value']:.2g}" if vs_initial else "n/a",
-            vs_previous["verdict"] if vs_previous else "n/a", "yes" if step.get("kept") else "no",
+            vs_initial.get("n", "n/a") if vs_initial else "n/a",
+            vs_initial["verdict"] if vs_initial else "not measured",
+            step.get("screening", "kept" if step.get("kept") else "dropped"),
         ])  # fmt: skip
-    headers = ["step", "change", "median ms/sweep", "speedup vs initial [95% CI]", "p",
-               "vs previous", "kept"]  # fmt: skip
+    headers = ["step", "change", "median ms/sweep", "speedup vs initial [95% CI]", "p", "rounds",
+               "verdict (final)", "screening"]  # fmt: skip
     return _table(headers, rows)
 
 
