@@ -86,3 +86,31 @@ def test_a_lab_where_nothing_helps_recommends_tensorflows_defaults(tmp_path):
     summary = Lab(settings, tmp_path, Progress(0), executor=flat).run()
     assert summary["best"] == "initial" and summary["recommendation"] == [DEFAULTS_LINE]
     assert contradictions(summary) == []
+
+
+class RecordingExecutor(SimulatedExecutor):
+    """Notes the cpuset each job was given and the harness's cores while it ran."""
+
+    def __init__(self):
+        super().__init__(lambda config: 0.01, QUIET)
+        self.seen = []
+
+    def execute(self, job, cpuset=None, gpu=None):
+        import os
+
+        self.seen.append((cpuset, sorted(os.sched_getaffinity(0))))
+        return super().execute(job, cpuset, gpu)
+
+
+@pytest.mark.skipif(len(__import__("os").sched_getaffinity(0)) < 2, reason="needs two cores")
+def test_a_worker_with_a_core_limit_is_pinned_away_from_the_harness(tmp_path):
+    import os
+
+    cores = sorted(os.sched_getaffinity(0))
+    executor = RecordingExecutor()
+    variants = {"a": Variant("a"), "b": Variant("b", env={"X": "1"})}
+    run_compare({**BASE, "cpus": 1}, variants, Budget(2, 2), tmp_path, Progress(0),
+                executor=executor)  # fmt: skip
+    assert {seen for seen, _ in executor.seen} == {str(cores[-1])}
+    assert all(harness == cores[:-1] for _, harness in executor.seen)
+    assert sorted(os.sched_getaffinity(0)) == cores  # restored afterwards
