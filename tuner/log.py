@@ -9,7 +9,7 @@ seed back (`TrialLog.seed`), so a seeded strategy asks for the same configuratio
 Interrupted trials are recorded but never reused.
 
 Every append starts on a fresh line, so a line cut short by a crash never swallows the next
-trial; reading skips such a cut last line (saying so on stderr, that trial runs again) and
+trial; opening a log drops such a cut last line (saying so on stderr: that trial runs again) and
 refuses any other broken line, naming the file and the line.
 """
 
@@ -59,12 +59,14 @@ class TrialLog:
             )  # fmt: skip
 
     def _load(self) -> None:
-        text = self.path.read_text(errors="replace")
-        lines = text.split("\n")
-        if lines[-1]:  # no newline at the end: the last line was cut short by a crash
-            print(f"{self.path} line {len(lines)} was cut short; that trial runs again",
+        data = self.path.read_bytes()
+        complete = data.rfind(b"\n") + 1
+        if complete < len(data):  # no newline at the end: the last line was cut short by a crash
+            line = data.count(b"\n") + 1
+            print(f"{self.path} line {line} was cut short; dropped, that trial runs again",
                   file=sys.stderr)  # fmt: skip
-        lines = lines[:-1]
+            os.truncate(self.path, complete)
+        lines = data[:complete].decode(errors="replace").split("\n")[:-1]
         self._read_header(self._parse(lines[0], 1) if lines else {})
         for number, line in enumerate(lines[1:], start=2):
             if line.strip():
