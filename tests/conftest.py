@@ -86,3 +86,23 @@ def lab_zygote():
     zygote = LabZygote()
     yield zygote
     zygote.close()
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A real tmpfs of the given options, unmounted after; skips where mounting is not allowed."""
+    mounted = []
+
+    def mount(options: str) -> Path:
+        point = tmp_path / f"fs{len(mounted)}"
+        point.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
+                              capture_output=True, text=True)  # fmt: skip
+        if done.returncode:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", str(point)], check=False)

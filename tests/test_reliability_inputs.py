@@ -3,7 +3,6 @@ no traceback, and nothing measured (no run folder, no run_data.csv)."""
 
 import json
 import signal
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -93,26 +92,6 @@ def test_an_out_that_is_a_file_is_refused(tmp_path, capsys):
     config = config_file(tmp_path, json.dumps(CHEAP))
     assert tfopt(["profile", "--config", config, "--out", out]) == 2
     assert f"--out {out} is a file, not a folder" in capsys.readouterr().err
-
-
-@pytest.fixture
-def small_filesystem(tmp_path):
-    """A real tmpfs of the given options, unmounted after; skips where mounting is not allowed."""
-    mounted = []
-
-    def mount(options: str) -> Path:
-        point = tmp_path / f"fs{len(mounted)}"
-        point.mkdir()
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
-                              capture_output=True, text=True)  # fmt: skip
-        if done.returncode:
-            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-        mounted.append(point)
-        return point
-
-    yield mount
-    for point in mounted:
-        subprocess.run(["umount", str(point)], check=False)
 
 
 def test_a_read_only_out_is_refused(tmp_path, capsys, small_filesystem):

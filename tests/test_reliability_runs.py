@@ -66,16 +66,17 @@ def test_a_record_is_whole_or_absent_and_stale_temp_files_are_cleaned(tmp_path, 
     assert store.of_run("id-a")[0].payload["sweeps"] == [0.01, 0.011]  # the payload as given
 
 
-def test_a_record_that_cannot_be_written_leaves_nothing_behind(tmp_path, monkeypatch):
-    folder = tmp_path / "runs" / "a"
-
-    def disk_full(fd):  # a full disk cannot be made here without mounting a filesystem
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr("tfopt.records.os.fsync", disk_full)
-    with pytest.raises(OSError, match="No space"):
+def test_a_record_that_cannot_be_written_leaves_nothing_behind(small_filesystem):
+    folder = small_filesystem("size=64k") / "runs" / "a"
+    folder.mkdir(parents=True)
+    filler = os.open(folder.parent / "filler", os.O_WRONLY | os.O_CREAT)
+    with pytest.raises(OSError):  # fill the filesystem to the last byte
+        while True:
+            os.write(filler, b"\0" * 512)
+    os.close(filler)
+    with pytest.raises(OSError, match="No space left"):
         write_record(folder, completed_record("id-a"))
-    assert list(folder.iterdir()) == []
+    assert list(folder.iterdir()) == []  # no record, no temp file
 
 
 # --- run_data.csv, a view of the records --------------------------------------------------------
