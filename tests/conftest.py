@@ -81,7 +81,7 @@ class LabZygote:
         self.proc.wait(timeout=60)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # ended with its module: later tests count this process's children
 def lab_zygote():
     zygote = LabZygote()
     yield zygote

@@ -200,11 +200,15 @@ def test_sigterm_and_sighup_stop_the_lab_like_ctrl_c(tmp_path, signum, code):
     out = tmp_path / "out"
     argv = [sys.executable, "-m", "tfopt", "profile", "--config", str(config), "--out", str(out)]
     lab = subprocess.Popen(argv, cwd=ROOT, stderr=subprocess.PIPE, text=True)
-    worker = wait_for_child(lab.pid)
-    cgroups = trial_cgroups(lab.pid)
+    try:
+        worker = wait_for_child(lab.pid)  # signalled as soon as it forks, the worst moment
+        cgroups = trial_cgroups(lab.pid)
+        lab.send_signal(signum)
+        _, err = lab.communicate(timeout=120)
+    finally:
+        lab.kill()
+        lab.wait()
     assert cgroups, "the run should be confined by a trial cgroup (cpus=1)"
-    lab.send_signal(signum)
-    _, err = lab.communicate(timeout=120)
     assert lab.returncode == code, err
     assert "Run the same command again to resume" in err
     assert not Path(f"/proc/{worker}").exists()  # not orphaned, still measuring
