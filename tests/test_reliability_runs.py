@@ -128,14 +128,17 @@ def test_a_scalar_turned_into_a_list_keeps_the_finished_runs_in_the_report(lab_z
 
 
 def test_a_matrix_is_expanded_once_not_after_every_run(tmp_path, monkeypatch):
-    """Re-expanding a 100,000-permutation matrix after every run cost seconds per run; it is now
-    expanded again only when the config file changes."""
+    """Re-expanding a 100,000-permutation matrix after every run cost seconds per run, and so did
+    hashing every pending permutation's id again; now the matrix is expanded again only when the
+    config file changes, and an id is hashed once."""
     from tfopt import experiment, matrix
     from tfopt.executors.local import LocalExecutor
     from tfopt.progress import Progress
 
-    expansions, finished = [], []
+    expansions, finished, hashed = [], [], []
     monkeypatch.setattr(experiment, "expand", lambda c: expansions.append(1) or matrix.expand(c))
+    sha1 = matrix.hashlib.sha1
+    monkeypatch.setattr(matrix.hashlib, "sha1", lambda data: hashed.append(1) or sha1(data))
 
     def simulated(self, job, cpuset=None, gpu=None):  # how runs measure does not matter here
         finished.append(job.key)
@@ -149,6 +152,7 @@ def test_a_matrix_is_expanded_once_not_after_every_run(tmp_path, monkeypatch):
         experiment.run_experiment(config, tmp_path / "out", Progress(0, stream=quiet), {})
     assert len(finished) == 6
     assert len(expansions) == 1
+    assert len(hashed) == 3  # each permutation's id once, not once per pending job per run
 
 
 # --- one lab per results folder -----------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import hashlib
 import itertools
 import json
@@ -78,7 +79,7 @@ class Permutation:
     def run_params(self) -> dict:
         return {k: v for k, v in self.config.items() if k not in NON_RUN_KEYS}
 
-    @property
+    @functools.cached_property  # asked for every pending job after every run: hash it once
     def run_id(self) -> str:
         canonical = json.dumps(self.run_params, sort_keys=True, default=str)
         return hashlib.sha1(canonical.encode()).hexdigest()[:12]
