@@ -1,7 +1,9 @@
 """Shared fixtures. Tests run from the repo root against the project's .venv."""
 
+import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,3 +56,53 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     forking machinery must therefore run before any test that uses TensorFlow in-process.
     """
     items.sort(key=lambda item: item.get_closest_marker("tf_runtime") is not None)
+
+
+class LabZygote:
+    """Runs labs forked from one process that imported TensorFlow once (tests/lab_zygote.py)."""
+
+    def __init__(self) -> None:
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "tests" / "lab_zygote.py")], cwd=ROOT, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+
+    def run(self, argv: list[str], log: Path, signal: int | None = None, after: float = 0.0):
+        """Run ``tfopt argv``; with ``signal``, send it after ``after`` seconds. The reply."""
+        request = {"argv": [str(a) for a in argv], "log": str(log), "signal": signal,
+                   "after": after}  # fmt: skip
+        self.proc.stdin.write(json.dumps(request) + "\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        self.proc.wait(timeout=60)
+
+
+@pytest.fixture(scope="module")  # ended with its module: later tests count this process's children
+def lab_zygote():
+    zygote = LabZygote()
+    yield zygote
+    zygote.close()
+
+
+@pytest.fixture
+def small_filesystem(tmp_path):
+    """A real tmpfs of the given options, unmounted after; skips where mounting is not allowed."""
+    mounted = []
+
+    def mount(options: str) -> Path:
+        point = tmp_path / f"fs{len(mounted)}"
+        point.mkdir()
+        done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(point)],
+                              capture_output=True, text=True)  # fmt: skip
+        if done.returncode:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+        mounted.append(point)
+        return point
+
+    yield mount
+    for point in mounted:
+        subprocess.run(["umount", str(point)], check=False)

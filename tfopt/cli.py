@@ -1,7 +1,8 @@
 """``tfopt profile|tune|compare|env|report``; ``python profile.py`` is ``tfopt profile``.
 
 Exit codes: 0 done; 1 the runs failed (no result); 2 bad usage, config or limits (refused before
-anything ran); 130 interrupted (finished runs are saved: run the same command again to resume).
+anything ran); 130 interrupted by Ctrl-C (SIGINT), 143 by SIGTERM, 129 by SIGHUP: each stops the
+runs in flight and keeps every finished one (run the same command again to resume).
 """
 
 from __future__ import annotations
@@ -9,11 +10,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 from pathlib import Path
 
 from . import variants as variants_mod
+from .lock import hold_results_folder
 from .matrix import ConfigError
 from .progress import Progress
 from .summary import direction_text, speedup_text
@@ -51,8 +54,28 @@ examples:
   tfopt report results                           redraw plots from results/summary.json
 
 exit codes: 0 done, 1 runs failed, 2 bad usage/config/limits (nothing ran),
-130 interrupted (finished runs are kept; the same command resumes)
+130 interrupted (143 SIGTERM, 129 SIGHUP; finished runs are kept; the same command resumes)
 """
+
+
+# SIGTERM and SIGHUP stop a lab the way Ctrl-C does; the exit code says which signal it was.
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+_stopped_by: list[int] = []
+
+
+def _stop(signum: int, _frame) -> None:
+    _stopped_by.append(signum)
+    raise KeyboardInterrupt
+
+
+def _install_stop_handlers() -> None:
+    _stopped_by.clear()
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _stop)
+
+
+def _interrupted_exit_code() -> int:
+    return 128 + _stopped_by[0] if _stopped_by else EXIT_INTERRUPTED
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE
     args.progress = Progress(0)
+    _install_stop_handlers()
     try:
         result = args.handler(args)
     except (ConfigError, ValueError, TypeError) as err:
@@ -74,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ntfopt {args.command}: interrupted; finished runs are saved in "
               f"{getattr(args, 'out', '.')}. Run the same command again to resume.",
               file=sys.stderr)  # fmt: skip
-        return EXIT_INTERRUPTED
+        return _interrupted_exit_code()
     except RuntimeError as err:
         print(f"tfopt {args.command}: failed: {err}", file=sys.stderr)
         return EXIT_FAILED
@@ -156,10 +180,11 @@ def _common(parser: argparse.ArgumentParser, out: bool = True) -> None:
     group.add_argument("--sizes", type=_int_list, help="input sizes, e.g. 1,2,6,7,10,15,20")
     group.add_argument("--cpus", type=float, help="CPU quota in cores (docker --cpus)")
     group.add_argument("--memory", help="memory limit, e.g. 4G (docker --memory)")
-    group.add_argument("--repeats", type=int, help="timed sweeps per worker (instead of duration)")
+    group.add_argument("--repeats", type=_positive_int,
+                       help="timed sweeps per worker (instead of duration)")  # fmt: skip
     group.add_argument("--duration", type=float, help="seconds of timed sweeps per worker")
-    group.add_argument("--warmup", type=int, help="untimed warmup sweeps per worker")
-    group.add_argument("--workers", type=int,
+    group.add_argument("--warmup", type=_count, help="untimed warmup sweeps per worker")
+    group.add_argument("--workers", type=_positive_int,
                        help="a fixed number of rounds (one worker process per config each)")
     group.add_argument("--rounds", type=_rounds, metavar="MIN[-MAX]",
                        help="randomized paired rounds: at least MIN, adding rounds up to MAX "
@@ -192,7 +217,8 @@ def _profile_parser(commands) -> None:
                          help="JSON/TOML matrix: list values expand to permutations")
     profile.add_argument("--steps", type=_str_list,
                          help="steps in order (default: graph,xla,batching,onednn,threads)")
-    profile.add_argument("--tune-budget", type=int, help="tuner trials in the threads step")
+    profile.add_argument("--tune-budget", type=_positive_int,
+                         help="tuner trials in the threads step")  # fmt: skip
     profile.set_defaults(handler=_run_profile)
 
 
@@ -200,7 +226,7 @@ def _tune_parser(commands) -> None:
     tune = commands.add_parser("tune", help="tune thread counts for one configuration")
     _common(tune)
     tune.add_argument("--mode", choices=("eager", "graph", "xla"), help="g2p execution mode")
-    tune.add_argument("--budget", type=int, default=8, help="tuner trials")
+    tune.add_argument("--budget", type=_positive_int, default=8, help="tuner trials")
     tune.set_defaults(handler=_run_tune)
 
 
@@ -237,7 +263,24 @@ def _rounds(text: str) -> tuple[int, int]:
 
 
 def _str_list(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
+    values = [part.strip() for part in text.split(",") if part.strip()]
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one name, e.g. graph,threads")
+    return values
+
+
+def _count(text: str, minimum: int = 0) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {value}")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    return _count(text, minimum=1)
 
 
 # --- handlers -----------------------------------------------------------------------------------
@@ -304,12 +347,19 @@ def _refuse_flags_beside_config(args) -> None:
         raise ConfigError(f"{flags} cannot be combined with --config: set them in {args.config}")
 
 
+def _hold_out(args) -> None:
+    """Lock --out for this process (kept until it exits), refusing an unusable folder."""
+    args.out_lock = hold_results_folder(args.out)
+
+
 def _run_profile(args) -> dict:
     if args.config:
         from .experiment import run_experiment
 
         _refuse_flags_beside_config(args)
-        summary = run_experiment(args.config, args.out, args.progress, _variants(args))
+        variants = _variants(args)
+        _hold_out(args)
+        summary = run_experiment(args.config, args.out, args.progress, variants)
     else:
         from .lab import Lab, LabSettings
 
@@ -324,7 +374,9 @@ def _run_profile(args) -> dict:
             tune_budget=args.tune_budget or preset["tune_budget"],
             tune_remeasure=preset["tune_remeasure"],
         )
-        summary = Lab(settings, args.out, args.progress).run()
+        lab = Lab(settings, args.out, args.progress)
+        _hold_out(args)
+        summary = lab.run()
     return {**summary, "out": str(args.out)}
 
 
@@ -334,6 +386,7 @@ def _run_tune(args) -> dict:
     base = {**_base_config(args), "mode": args.mode}
     lab = Lab(LabSettings(base=base, steps=["threads"], tune_budget=args.budget), args.out,
               args.progress)  # fmt: skip
+    _hold_out(args)
     lab.progress.expected = args.budget
     lab.tune(lab.initial)
     return {**lab.tuned, "out": str(args.out)}
@@ -346,6 +399,7 @@ def _run_compare(args) -> dict:
     if len(chosen) < 2:
         raise ValueError("compare needs at least two --variant NAME=SPEC options")
     base = {**_base_config(args), "mode": args.mode}
+    _hold_out(args)
     summary = run_compare(base, chosen, _budget(args, "compare"), args.out, args.progress,
                           share=not args.separate_processes)  # fmt: skip
     return {**summary, "out": str(args.out)}

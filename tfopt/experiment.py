@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from . import variants as variants_mod
@@ -9,8 +10,9 @@ from .devices import visible_gpus
 from .environment import record_environment
 from .export import export_all
 from .jobs import Job, jobs_for
-from .matrix import LiveConfig, expand, varying_keys
+from .matrix import ConfigError, LiveConfig, expand, varying_keys
 from .progress import Progress
+from .records import RunRecord
 from .runner import RUNS, Runner, load_records
 from .summary import SCHEMA, config_entry
 from .variants import STOCK, Variant
@@ -33,6 +35,9 @@ def run_experiment(
     config_path: Path, out: Path, progress: Progress, extra_variants: dict[str, Variant]
 ) -> dict:
     live = LiveConfig(config_path)
+    jobs = jobs_of(live.config, out)  # expanded again only when the file changes
+    if not jobs:
+        raise ConfigError(f"config file {config_path}: its exclude rules drop every permutation")
     parallel, gpus = live.config["parallel"], visible_gpus()
     runner = Runner(out, variants_of(live.config, extra_variants), progress, parallel, gpus)
     if parallel and gpus:
@@ -42,26 +47,34 @@ def run_experiment(
         progress.note(f"resuming: {done_before} finished run(s) in {out} will be skipped")
 
     def pending() -> list[Job]:
+        nonlocal jobs
         if live.refresh():
             progress.note(f"{config_path} changed: pending runs recomputed")
             runner.variants.update(variants_of(live.config, extra_variants))
+            jobs = jobs_of(live.config, out)
         if live.last_error:
             progress.note(live.last_error)
-        return jobs_of(live.config, out)
+        return jobs
 
     runner.run(pending)
     env = record_environment(out / RUNS)
-    summary = {**summarize(live.config, jobs_of(live.config, out)), "environment": env}
+    summary = {**summarize(live.config, jobs, runner.records_of), "environment": env}
     export_all(summary, out)
     return summary
 
 
-def summarize(config: dict, jobs: list[Job]) -> dict:
+def summarize(
+    config: dict, jobs: list[Job], records_of: Callable[[str], list[RunRecord]] | None = None
+) -> dict:
+    """``records_of(run_id)``: a permutation's records wherever they are (default: its folder)."""
     configs = {}
     for job in jobs:
         if job.label in configs:
             continue
-        records = [r for r in load_records(job.folder) if r.run_id == job.perm.run_id]
+        if records_of is None:
+            records = [r for r in load_records(job.folder) if r.run_id == job.perm.run_id]
+        else:
+            records = records_of(job.perm.run_id)
         configs[job.label] = config_entry(job.label, job.perm.run_params, records)
     return {
         "schema": SCHEMA,

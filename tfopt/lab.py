@@ -23,6 +23,8 @@ from .export import export_all
 from .interleave import measure_rounds
 from .jobs import Job, task_for
 from .matrix import Permutation, resolve
+from .objective import log_name as objective_log_name
+from .objective import objective_key
 from .progress import Progress
 from .recommend import best_config, paste_lines
 from .rounds import Budget, Pair, Rounds
@@ -32,7 +34,6 @@ from .variants import STOCK, Variant
 from .worker import tuning_objective
 
 INITIAL = "initial"
-TUNING_LOG = "tuning.jsonl"
 
 
 @dataclass
@@ -81,6 +82,9 @@ class Lab:
         task = task_for(job)  # every trial appends its logs to runs/tune/worker0.*
         self.progress.note(f"tuning threads: up to {self.settings.tune_budget} trials")
         started = time.monotonic()
+        options = self.runner.trial_options(config)
+        key = objective_key(task, config, options["env"], self.variants[config["variant"]])
+        log = str(self.out / objective_log_name(key))  # another objective: another log
         result = tuner.minimize(
             functools.partial(tuning_objective, task),
             space,
@@ -88,11 +92,12 @@ class Lab:
             timeout=config["timeout"],
             cpus=config["cpus"],
             memory=config["memory"],
-            log=str(self.out / TUNING_LOG),
+            log=log,
+            log_key=key,
             start={"inter": 1, "intra": cores, "OMP_NUM_THREADS": 1},
             remeasure_incumbent=self.settings.tune_remeasure,
             verbose=True,
-            **self.runner.trial_options(config),
+            **options,
         )
         if result.interrupted:  # finished trials are in the log: a rerun resumes from them
             raise KeyboardInterrupt
@@ -101,7 +106,7 @@ class Lab:
         best = result.best_config
         knobs = {"inter": best["inter"], "intra": best["intra"], "omp": best["OMP_NUM_THREADS"]}
         self.tuned = {"best_config": knobs, "best_ms": result.best_value * 1000,
-                      "trials": len(result.trials), "log": str(self.out / TUNING_LOG)}  # fmt: skip
+                      "trials": len(result.trials), "log": log}  # fmt: skip
         self.progress.advance(f"tuned threads: {knobs} ({self.tuned['best_ms']:.1f} ms/sweep)",
                               time.monotonic() - started, units=len(result.trials))  # fmt: skip
         return knobs

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import hashlib
 import itertools
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,7 +79,7 @@ class Permutation:
     def run_params(self) -> dict:
         return {k: v for k, v in self.config.items() if k not in NON_RUN_KEYS}
 
-    @property
+    @functools.cached_property  # asked for every pending job after every run: hash it once
     def run_id(self) -> str:
         canonical = json.dumps(self.run_params, sort_keys=True, default=str)
         return hashlib.sha1(canonical.encode()).hexdigest()[:12]
@@ -93,10 +95,14 @@ def load(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise ConfigError(f"config file {path} does not exist")
+    if not path.is_file():
+        raise ConfigError(f"config file {path} is not a file")
     try:
         raw = _parse_toml(path) if path.suffix == ".toml" else json.loads(path.read_text())
     except ValueError as err:  # both decoders' errors are ValueErrors
         raise ConfigError(f"config file {path} could not be parsed: {err}") from err
+    except OSError as err:
+        raise ConfigError(f"config file {path} could not be read: {err.strerror}") from err
     return resolve(raw)
 
 
@@ -187,6 +193,9 @@ def validate(config: dict) -> None:
         if isinstance(value, list) and key not in AXIS_KEYS | LITERAL_KEYS:
             _fail(key, "a single value (only these keys expand: " + ", ".join(sorted(AXIS_KEYS))
                   + ")", value)
+    for key, values in _axes(config):
+        if values == []:
+            _fail(key, "at least one value (an empty list leaves no permutation to run)", values)
     if not isinstance(config["sizes"], list) or not config["sizes"]:
         _fail("sizes", "a non-empty list of input sizes", config["sizes"])
     for key, check in _CHECKS.items():
@@ -198,6 +207,7 @@ def validate(config: dict) -> None:
     for value in _each(config["knobs"].get("onednn")):
         _check_optional_bool("knobs.onednn", value)
     _check_workload(config)
+    _check_mem_trace(config["mem_trace"])
     _check_env(config["env"])
     _check_exclude(config["exclude"])
     _check_variants(config)
@@ -237,8 +247,12 @@ def _check_count(key: str, value, minimum: int = 1) -> None:
 def _check_positive_number(key: str, value, allow_none: bool = False) -> None:
     if value is None and allow_none:
         return
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        _fail(key, "a positive number" + (" or null" if allow_none else ""), value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not _positive(value):
+        _fail(key, "a positive finite number" + (" or null" if allow_none else ""), value)
+
+
+def _positive(value: float) -> bool:
+    return math.isfinite(value) and value > 0
 
 
 def _check_string(key: str, value) -> None:
@@ -342,13 +356,23 @@ def _check_workload(config: dict) -> None:
         raise ConfigError(f"config key 'workload': {err}") from None
 
 
+def _check_mem_trace(table: dict) -> None:
+    _check_bool("mem_trace.enabled", table["enabled"])
+    _check_positive_number("mem_trace.interval", table["interval"])
+    _check_count("mem_trace.top", table["top"], minimum=0)
+
+
 def _check_env(env) -> None:
     if not isinstance(env, dict):
         _fail("env", "a table of environment variables", env)
     for name, value in env.items():
+        if not name or "=" in name or "\0" in name:
+            _fail(f"env.{name}", "a variable name without '=' or NUL", name)
         for item in _each(value):
             if not isinstance(item, (str, int, float)) or isinstance(item, bool):
                 _fail(f"env.{name}", "a string or number", item)
+            if "\0" in str(item):
+                _fail(f"env.{name}", "a value without NUL characters", item)
 
 
 def _check_exclude(rules) -> None:

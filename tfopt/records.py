@@ -1,13 +1,26 @@
-"""One measured worker run as the parent records it, and the samples drawn from many of them."""
+"""One measured worker run as the parent records it, and the samples drawn from many of them.
+
+Each run is stored as one record file, ``runs/<folder>/run-<run_id>-w<worker>.json``, written once
+and atomically (a temp file in the same folder, fsync, rename): it is on disk complete or not at
+all. Resume and the report both read these files; ``run_data.csv`` and ``metrics.json`` are views
+derived from them. The worker's payload is stored as the worker returned it.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextlib
+import json
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from .matrix import flatten
 from .stats import Sample
 
 OK = "complete"
+RECORD_PREFIX, RECORD_SUFFIX, TMP_SUFFIX = "run-", ".json", ".tmp"
+RECORD_FORMAT = 1
 
 
 @dataclass
@@ -25,6 +38,7 @@ class RunRecord:
     peak_rss: int | None = None
     backend: str = "none"
     folder: str = ""
+    finished_at: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -97,3 +111,116 @@ def pooled_by_size(records: list[RunRecord]) -> dict[int, Sample]:
             merged.setdefault(size, []).extend(values)
             groups.setdefault(size, []).extend([record.worker] * len(values))
     return {size: Sample(values, groups[size]) for size, values in sorted(merged.items())}
+
+
+# --- storage ----------------------------------------------------------------------------------
+
+
+def record_name(run_id: str, worker: int) -> str:
+    return f"{RECORD_PREFIX}{run_id}-w{worker}{RECORD_SUFFIX}"
+
+
+def write_record(folder: Path, record: RunRecord) -> Path:
+    """Write ``record`` atomically into ``folder``; a crash leaves it complete or absent."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / record_name(record.run_id, record.worker)
+    tmp = folder / f".{path.name}.{os.getpid()}{TMP_SUFFIX}"
+    data = json.dumps({"format": RECORD_FORMAT, **asdict(record)}, default=str).encode()
+    try:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    _fsync_dir(folder)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make the rename itself durable (a power cut could otherwise undo it)."""
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def read_record(path: Path) -> RunRecord | None:
+    """The record in ``path``, or None (said on stderr) when it cannot be read: measured again."""
+    try:
+        data = json.loads(Path(path).read_bytes())
+        if data.pop("format", None) != RECORD_FORMAT:
+            raise ValueError(f"not a run record of format {RECORD_FORMAT}")
+        return RunRecord(**data)
+    except (OSError, ValueError, TypeError) as err:
+        print(f"tfopt: ignoring unreadable run record {path}: {err}; that run is measured again",
+              file=sys.stderr)  # fmt: skip
+        return None
+
+
+def read_folder(folder: Path) -> list[RunRecord]:
+    """Every record in one run folder, by worker; stale temp files are skipped."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    paths = sorted(folder.glob(f"{RECORD_PREFIX}*{RECORD_SUFFIX}"))
+    records = [r for r in map(read_record, paths) if r is not None]
+    return sorted(records, key=lambda r: (r.worker, r.run_id))
+
+
+def remove_stale_temp_files(runs: Path) -> int:
+    """Delete temp files a killed writer left (only the folder's lock holder may call this)."""
+    removed = 0
+    for tmp in [*Path(runs).glob(f"*/*{TMP_SUFFIX}"), *Path(runs).glob(f"*/.*{TMP_SUFFIX}")]:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+            removed += 1
+    return removed
+
+
+class RecordStore:
+    """Every run record under ``runs``, read once and kept current as runs are saved.
+
+    One lab holds a results folder at a time (`tfopt.lock`), so the index cannot go stale.
+    """
+
+    def __init__(self, runs: Path):
+        self.runs = Path(runs)
+        remove_stale_temp_files(self.runs)
+        self._runs: dict[str, dict[int, RunRecord]] = {}
+        self._done: set[tuple[str, int]] = set()
+        for folder in sorted(self.runs.glob("*/")):
+            for record in read_folder(folder):
+                self._add(record)
+
+    def _add(self, record: RunRecord) -> None:
+        self._runs.setdefault(record.run_id, {})[record.worker] = record
+        if record.status == OK:
+            self._done.add(record.key)
+        else:
+            self._done.discard(record.key)
+
+    def save(self, folder: Path, record: RunRecord) -> None:
+        write_record(folder, record)
+        self._add(record)
+
+    def completed(self) -> set[tuple[str, int]]:
+        return set(self._done)
+
+    def is_completed(self, key: tuple[str, int]) -> bool:
+        return key in self._done
+
+    def records(self) -> list[RunRecord]:
+        """All records, in the order they finished."""
+        every = [r for workers in self._runs.values() for r in workers.values()]
+        return sorted(every, key=lambda r: (r.finished_at, r.run_id, r.worker))
+
+    def of_run(self, run_id: str) -> list[RunRecord]:
+        """The records of one permutation, wherever its folder was (a config edit renames it)."""
+        workers = self._runs.get(run_id, {})
+        return [workers[k] for k in sorted(workers)]

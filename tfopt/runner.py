@@ -1,14 +1,16 @@
 """Running (permutation, worker) jobs in child processes, saving each as it finishes.
 
 Storage stays in this process (ask-and-tell): children only measure and send back JSON. Every
-finished job is appended to ``run_data.csv`` and its run folder's ``metrics.json`` at once, so an
-interruption loses at most the jobs in flight, and a rerun skips every completed job.
+finished job is saved at once as one atomic run record (`tfopt.records`), then shown in the
+derived views (``run_data.csv``, the folder's ``metrics.json``), so an interruption loses at most
+the jobs in flight, and a rerun skips every job whose record says it completed.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as futures
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,7 +22,7 @@ from .export.csv_format import RUN_DATA, RunDataCsv
 from .jobs import Job, jobs_for
 from .matrix import Permutation
 from .progress import Progress
-from .records import OK, RunRecord
+from .records import OK, RecordStore, RunRecord, read_folder
 from .summary import config_entry
 
 RUNS = "runs"
@@ -43,9 +45,29 @@ class Runner:
         self.parallel, self.gpus = parallel, list(gpus or [])
         self.csv = RunDataCsv(self.out / RUN_DATA)
         self.executor = executor or LocalExecutor(self.out, variants, progress.note)
+        self._store: RecordStore | None = None
+
+    @property
+    def store(self) -> RecordStore:
+        """The run records, read on first use: by then the caller holds the results folder."""
+        if self._store is None:
+            self._store = RecordStore(self.out / RUNS)
+            self._sync_csv()
+        return self._store
 
     def completed(self) -> set[tuple[str, int]]:
-        return self.csv.completed()
+        return self.store.completed()
+
+    def records_of(self, run_id: str) -> list[RunRecord]:
+        """Every record of one permutation, whichever folder holds it."""
+        return self.store.of_run(run_id)
+
+    def _sync_csv(self) -> None:
+        """run_data.csv is a view of the records: rebuilt when it disagrees with them."""
+        records = self._store.records()
+        if (records or self.csv.path.exists()) and not self.csv.agrees_with(records):
+            self.progress.note(f"{self.csv.path} rebuilt from the {len(records)} run record(s)")
+            self.csv.rebuild(records)
 
     def run(self, pending: Callable[[], list[Job]]) -> list[RunRecord]:
         """Run what ``pending()`` lists until nothing is left; it is asked again after each job,
@@ -62,8 +84,8 @@ class Runner:
             made.append(self._finish(todo[0], self._execute_pinned(todo[0])))
 
     def _todo(self, jobs: list[Job], tried: set, in_flight: int = 0) -> list[Job]:
-        done = self.completed()
-        todo = [job for job in jobs if job.key not in done and job.key not in tried]
+        done = self.store.is_completed
+        todo = [job for job in jobs if not done(job.key) and job.key not in tried]
         self.progress.set_total(self.progress.done + len(todo) + in_flight)
         return todo
 
@@ -93,10 +115,29 @@ class Runner:
                         free_gpus += [gpu] if gpu is not None else []
                         made.append(self._finish(job, future.result()))
             except KeyboardInterrupt:
-                self.progress.note(f"interrupted: saving the {len(running)} run(s) in flight")
-                for future in futures.as_completed(running):
-                    made.append(self._finish(running[future][0], future.result()))
+                made += self._stop_in_flight(running)
                 raise
+
+    def _stop_in_flight(self, running: dict[futures.Future, tuple]) -> list[RunRecord]:
+        """On Ctrl-C or SIGTERM: start nothing more, kill the runs in flight at once, and keep
+        any of them that completed before the kill (a killed one is measured again on rerun).
+        A second Ctrl-C meanwhile only repeats the kill: finished runs are still saved."""
+        from tuner.process import stop_all_children
+
+        self.progress.note(f"interrupted: stopping the {len(running)} run(s) in flight")
+        kept = []
+        pending = dict(running)
+        while pending:
+            try:
+                stop_all_children()  # again each round: a run may have started meanwhile
+                done, _ = futures.wait(pending, timeout=0.2)
+                for future in done:
+                    job, record = pending.pop(future)[0], future.result()
+                    if record.status == OK:
+                        kept.append(self._finish(job, record))
+            except KeyboardInterrupt:
+                continue
+        return kept
 
     def _execute(self, job: Job, cpuset: str | None = None, gpu: str | None = None) -> RunRecord:
         return self.executor.execute(job, cpuset, gpu)
@@ -120,11 +161,18 @@ class Runner:
         return self.executor.trial_options(config)
 
     def _finish(self, job: Job, record: RunRecord) -> RunRecord:
-        """Save at once: the CSV row, the folder's metrics.json and its plot."""
-        self.csv.append(record)
-        records = {r.worker: r for r in load_records(job.folder)}
-        records[record.worker] = record
-        save_records(job.folder, job.label, job.perm, list(records.values()))
+        """Save at once: the run record first (the truth), then the CSV row, the folder's
+        metrics.json and its plot (views of the records)."""
+        record.finished_at = time.time()
+        try:
+            self.store.save(job.folder, record)
+            self.csv.append(record)
+            records = [r for r in read_folder(job.folder) if r.run_id == job.perm.run_id]
+            save_records(job.folder, job.label, job.perm, records)
+        except OSError as err:
+            where = f"{job.label} worker {job.worker} in {job.folder}"
+            raise RuntimeError(f"could not save the run {where}: {err}; rerun to measure it "
+                               "again") from err  # fmt: skip
         status = "ok" if record.status == OK else f"{record.status}: {_first_line(record.reason)}"
         self.progress.advance(f"{job.label} worker {job.worker} {status}", record.wall_time)
         return record
@@ -144,10 +192,8 @@ def save_records(folder: Path, label: str, perm: Permutation, records: list[RunR
 
 
 def load_records(folder: Path) -> list[RunRecord]:
-    path = folder / METRICS
-    if not path.exists():
-        return []
-    return [RunRecord(**item) for item in json_format.read_json(path)["workers"]]
+    """The run records saved in one run folder."""
+    return read_folder(folder)
 
 
 def measure_labelled(

@@ -50,6 +50,8 @@ class Variant:
             raise ValueError(f"variant {self.name!r}: wheel file {self.wheel!r} does not exist")
         if self.python and not os.access(self.python, os.X_OK):
             raise ValueError(f"variant {self.name!r}: {self.python!r} is not an executable")
+        if self.image:
+            _check_image(self.name, self.image)
 
     @property
     def kind(self) -> str:
@@ -62,6 +64,15 @@ class Variant:
     def describe(self) -> dict:
         spec = getattr(self, self.kind) if self.kind != STOCK else sys.executable
         return {"name": self.name, "kind": self.kind, "spec": spec, "env": self.env}
+
+
+def _check_image(name: str, image: str) -> None:
+    from tuner.limits.docker import check_image_reference
+
+    try:
+        check_image_reference(image)
+    except ValueError as err:
+        raise ValueError(f"variant {name!r}: {err}") from None
 
 
 def parse(text: str) -> Variant:

@@ -8,6 +8,7 @@ Every child is reaped with ``wait4`` (no zombies), which also gives its peak RSS
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import functools
 import json
 import os
@@ -173,6 +174,48 @@ def check_fork_safe() -> None:
         )
 
 
+#: pid -> the trial waiting for it, in whichever thread: what `stop_all_children` kills.
+_LIVE: dict[int, _ChildTrial] = {}
+_PR_SET_PDEATHSIG = 1
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+
+
+def stop_all_children() -> int:
+    """Kill every trial child of this process now, from any thread; returns how many.
+
+    Each trial then ends at once, as killed by SIGKILL, in the thread that waits for it: this is
+    how a parallel lab stops its runs in flight on Ctrl-C or SIGTERM.
+    """
+    live = list(_LIVE.items())
+    for pid, trial in live:
+        trial.kill(pid)
+    return len(live)
+
+
+def _hold_stop_signals() -> set:
+    """Hold Ctrl-C, SIGTERM and SIGHUP while a child starts; returns the mask to restore.
+
+    A ``KeyboardInterrupt`` raised inside ``os.fork``'s at-fork callbacks is swallowed ("Exception
+    ignored"), which would lose the stop; held, it arrives once the child is known and killable.
+    """
+    return signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+
+
+def _release_stop_signals(held: set) -> None:
+    signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _as_trial_child() -> None:
+    """In the child: die with the process that started it (Linux ``PR_SET_PDEATHSIG``), so a lab
+    killed with ``kill -9`` leaves no orphan measuring on; take the default SIGTERM/SIGHUP
+    actions rather than the parent's handlers, and receive the signals the parent held."""
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+    with contextlib.suppress(OSError, AttributeError):  # not Linux: no parent-death signal
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
 class _ChildTrial:
     """What forked and spawned trials share: waiting, killing, reaping and classifying."""
 
@@ -181,9 +224,24 @@ class _ChildTrial:
     def execute(self, timeout: float | None) -> TrialOutcome:
         _flush_std_streams()
         start = time.monotonic()
-        pid, fd = self.start()
+        held = _hold_stop_signals()
+        try:
+            pid, fd = self.start()
+        except BaseException:
+            _release_stop_signals(held)
+            raise
+        _LIVE[pid] = self
+        try:
+            return self._wait(pid, fd, start, timeout, held)
+        finally:
+            _LIVE.pop(pid, None)
+
+    def _wait(
+        self, pid: int, fd: int, start: float, timeout: float | None, held: set
+    ) -> TrialOutcome:
         deadline = None if timeout is None else start + timeout
         try:
+            _release_stop_signals(held)  # a stop sent while forking is raised here
             data = _read_until_eof(fd, deadline)
         except BaseException:
             self.kill(pid)
@@ -262,6 +320,7 @@ class _ForkedTrial(_ChildTrial):
 
     def _setup_child(self) -> None:
         os.setpgid(0, 0)
+        _as_trial_child()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         self.confinement.enter_child()
         os.environ.update(self.env)
@@ -298,6 +357,7 @@ class _SpawnedTrial(_ChildTrial):
 
     def _in_child(self) -> None:
         os.setpgid(0, 0)
+        _as_trial_child()
         self.confinement.enter_child()
 
     def child_env(self) -> dict[str, str]:

@@ -191,6 +191,7 @@ def minimize(
     memory: int | str | None = None,
     log: str | None = None,
     *,
+    log_key: Mapping[str, Any] | None = None,
     cpuset: str | None = None,
     mode: str | None = None,
     start: Mapping[str, Any] | None = None,
@@ -215,6 +216,8 @@ def minimize(
     that raises, times out, crashes or is OOM-killed scores +inf and the search goes on. ``log``
     is a JSONL file written as trials finish; rerunning with it skips finished trials (and, with
     ``seed=None``, reuses the seed it recorded; a log written by another strategy is refused).
+    ``log_key`` (JSON data) says what the objective measures (workload, sizes, limits...): a log
+    written under another key is refused, naming what differs.
     What a limits backend does not enforce is warned about once (`tuner.limits.LimitsWarning`).
     Ctrl-C stops the search and returns what finished, with ``result.interrupted`` set.
 
@@ -236,7 +239,7 @@ def minimize(
             env={**base_env, **env_knobs(config)}, python=python, backend=backend,
         )  # fmt: skip
 
-    search, trial_log = _search_and_log(strategy, space, seed, start, log)
+    search, trial_log = _search_and_log(strategy, space, seed, start, log, log_key)
     study = Study(
         space,
         search,
@@ -257,16 +260,19 @@ def _search_and_log(
     seed: int | None,
     start: Mapping[str, Any] | None,
     log: str | None,
+    log_key: Mapping[str, Any] | None = None,
 ) -> tuple[Strategy, TrialLog | None]:
     """The strategy and its trial log. A named strategy given no ``seed`` takes the one its log
     was started with; a new log records a seed chosen now, so a rerun asks for the same
     configurations. A strategy object keeps its own seed."""
     if isinstance(strategy, Strategy):
-        return strategy, TrialLog(log, space, strategy.name, strategy.seed) if log else None
+        trial_log = TrialLog(log, space, strategy.name, strategy.seed, log_key) if log else None
+        return strategy, trial_log
     name = strategy_class(strategy).name  # an unknown name fails before the log is written
     trial_log = None
     if log:
-        trial_log = TrialLog(log, space, name, seed if seed is not None else secrets.randbits(32))
+        chosen = seed if seed is not None else secrets.randbits(32)
+        trial_log = TrialLog(log, space, name, chosen, log_key)
         seed = trial_log.seed if seed is None else seed
     return make_strategy(name, space, seed=seed, start=start), trial_log
 

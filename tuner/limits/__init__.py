@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from importlib import import_module
 
-from tuner.limits.base import Backend, Confinement, Limits, LimitsWarning, NoConfinement
+from tuner.limits.base import Backend, Confinement, Limits, LimitsWarning
 from tuner.limits.current import current, current_json
 
 #: name -> "module:Class", in order of preference for automatic choice.
@@ -63,7 +63,9 @@ class _Unlimited(Backend):
         return None
 
     def open(self, limits: Limits) -> Confinement:
-        return NoConfinement()
+        from tuner.limits.tracking import tracking_confinement
+
+        return tracking_confinement()
 
 
 def choose_backend(limits: Limits, mode: str, backend: str | Backend | None = None) -> Backend:

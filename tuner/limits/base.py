@@ -47,6 +47,8 @@ from typing import ClassVar
 
 #: Below this a Python child cannot even import the standard library and report back.
 MIN_MEMORY = 64 * 1024**2
+#: The kernel refuses a CFS quota under 1 ms per 100 ms period (EINVAL): 0.01 cores.
+MIN_CPUS = 0.01
 
 _UNITS = {"": 1, "b": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}
 _MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
@@ -111,6 +113,10 @@ class Limits:
             raise TypeError(f"cpus must be a number of cores, got {self.cpus!r}")
         if not (self.cpus > 0 and math.isfinite(self.cpus)):
             raise ValueError(f"cpus must be a positive number of cores, got {self.cpus!r}")
+        if self.cpus < MIN_CPUS:
+            raise ValueError(
+                f"cpus={self.cpus} is below {MIN_CPUS}, the smallest CPU quota the kernel allows"
+            )
         if self.cpus > machine_cores():
             raise ValueError(
                 f"cpus={self.cpus} is more than this machine's {machine_cores()} cores"

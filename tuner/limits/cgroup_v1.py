@@ -70,6 +70,11 @@ class CgroupV1Confinement(Confinement):
         counts = dict(line.split() for line in control.splitlines() if len(line.split()) == 2)
         return int(counts.get("oom_kill", 0)) > 0
 
+    def stop(self) -> None:
+        """Kill every process in the trial's cgroups: a trial's own session does not escape."""
+        for directory in self.dirs.values():
+            cgroupfs.kill_all(directory)
+
     def close(self) -> None:
         for directory in self.dirs.values():
             cgroupfs.remove(directory)

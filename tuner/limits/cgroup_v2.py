@@ -51,6 +51,10 @@ class CgroupV2Confinement(Confinement):
         counts = dict(line.split() for line in events.splitlines() if len(line.split()) == 2)
         return int(counts.get("oom_kill", 0)) > 0
 
+    def stop(self) -> None:
+        """Kill every process in the trial's cgroup: a trial's own session does not escape."""
+        cgroupfs.kill_all(self.dir)
+
     def close(self) -> None:
         cgroupfs.remove(self.dir)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -72,8 +73,33 @@ def ancestors(directory: Path, mount: Path) -> list[Path]:
     return chain
 
 
+def pids(directory: Path) -> list[int]:
+    return [int(pid) for pid in (read(directory / "cgroup.procs") or "").split()]
+
+
+def kill_all(directory: Path, attempts: int = 100) -> bool:
+    """SIGKILL every process in a cgroup, whatever its process group or session, until it is
+    empty (``cgroup.kill`` where the kernel has it, v2 since 5.14); True once empty."""
+    kill_file = directory / "cgroup.kill"
+    for _ in range(attempts):
+        members = pids(directory)
+        if not members:
+            return True
+        if kill_file.exists():
+            with contextlib.suppress(OSError):
+                write(kill_file, 1)
+        for pid in members:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        time.sleep(0.02)
+    return not pids(directory)
+
+
 def remove(directory: Path, attempts: int = 50) -> None:
-    """rmdir a trial cgroup; the kernel may report it busy for a moment after its last task."""
+    """Kill what is left in a trial cgroup, then rmdir it (the kernel may report it busy for a
+    moment after its last task)."""
+    if directory.is_dir():
+        kill_all(directory)
     for _ in range(attempts):
         try:
             directory.rmdir()

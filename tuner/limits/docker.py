@@ -23,6 +23,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -295,6 +296,20 @@ class DockerConfinement(Confinement):
         self.stop()
 
 
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_REFERENCE = re.compile(
+    rf"^(?:[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*(?::[0-9]+)?/)?{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
+
+
+def check_image_reference(image: str) -> None:
+    """Refuse what Docker would reject as an image name (``bad;ref``), before any container."""
+    if not isinstance(image, str) or not _IMAGE_REFERENCE.match(image):
+        raise ValueError(f"{image!r} is not a Docker image reference like 'tfopt' or "
+                         "'registry:5000/team/image:tag'")  # fmt: skip
+
+
 class DockerBackend(Backend):
     """Trials in containers of ``image`` (default: the lab image ``tfopt``, or $TFOPT_IMAGE)."""
 
@@ -302,6 +317,7 @@ class DockerBackend(Backend):
     launches = True
 
     def __init__(self, image: str = DEFAULT_IMAGE, python: str = "python") -> None:
+        check_image_reference(image)
         self.image, self.python = image, python
 
     def unavailable_reason(self) -> str | None:
