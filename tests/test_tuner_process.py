@@ -88,6 +88,7 @@ def test_json_payload_comes_back_as_data_without_a_value():
         (exits_with, (7,), TrialStatus.FAIL, "exited with code 7"),
         (kills_itself, (), TrialStatus.SIGNALLED, "SIGKILL"),
         (float, ("nan",), TrialStatus.FAIL, "NaN"),
+        (float, ("-inf",), TrialStatus.FAIL, "returned -inf, not a finite number"),
     ],
 )
 def test_failures_are_outcomes_with_reasons(target, args, status, reason):

@@ -123,18 +123,47 @@ def as_callable(target: Callable[..., Any] | str) -> Callable[..., Any]:
 
 
 def target_name(target: Callable[..., Any] | str) -> str:
-    """``"module:qualname"`` for a spawn task; functions defined in ``__main__`` cannot be found."""
+    """``"module:qualname"`` for a spawn task; a function of the ``__main__`` script is found
+    under `main_module_name` (the script is then loaded by path, see `spawn_task`)."""
     if isinstance(target, str):
         if target.count(":") != 1:
             raise ValueError(f"target must look like 'package.module:function', got {target!r}")
         return target
     module, qualname = getattr(target, "__module__", None), getattr(target, "__qualname__", "")
-    if module in (None, "__main__") or "<" in qualname:
+    if module is None or "<" in qualname:
         raise TypeError(
-            f"spawn mode needs an importable module-level function or a 'module:function' "
-            f"string; {target!r} cannot be found by a fresh interpreter"
+            f"spawn mode finds the objective by name in a fresh interpreter, and {target!r} has "
+            f"none there (a lambda, or a function defined inside another): define it at the top "
+            f"level of a module or script, or use mode='fork'"
         )
+    if module == "__main__":
+        module = main_module_name()
     return f"{module}:{qualname}"
+
+
+def main_module_name() -> str:
+    """How a fresh interpreter finds this program's ``__main__``: the module run with
+    ``python -m``, else the script, loaded by path as ``worker.MAIN_SCRIPT`` (`main_script`)."""
+    main = sys.modules["__main__"]
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name not in (None, "__main__"):
+        return spec.name
+    if main_script():
+        return worker.MAIN_SCRIPT
+    raise TypeError(
+        "spawn mode runs the objective in a fresh interpreter, which cannot see functions "
+        "defined in a notebook cell or at the interactive prompt: use mode='fork' (the default "
+        "for a function), or move the objective into a module file (say objective.py beside the "
+        "notebook) and pass it imported or as 'objective:function'"
+    )
+
+
+def main_script() -> str | None:
+    """The path of the script ``__main__`` was run from, if it was run from a file."""
+    main = sys.modules["__main__"]
+    path = getattr(main, "__file__", None)
+    spec = getattr(main, "__spec__", None)
+    return os.path.abspath(path) if path and spec is None and os.path.isfile(path) else None
 
 
 def spawn_task(target: Any, args: tuple, kwargs: dict, env: dict[str, str]) -> dict:
@@ -151,6 +180,8 @@ def spawn_task(target: Any, args: tuple, kwargs: dict, env: dict[str, str]) -> d
         "env": env,
         "path": [PROJECT_ROOT],
     }
+    if task["target"].startswith(worker.MAIN_SCRIPT + ":"):
+        task["main"] = main_script()
     try:
         json.dumps(task)
     except TypeError as exc:
@@ -265,6 +296,7 @@ class _ForkedTrial(_ChildTrial):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         self.confinement.enter_child()
         os.environ.update(self.env)
+        plain_std_streams()
 
     def result_record(self, data: bytes) -> dict | None:
         return _parse_record(data)
@@ -334,6 +366,16 @@ class _ForkPoint(_ForkedTrial):
         except BaseException as exc:  # noqa: B036 - the child must always reach os._exit
             _write_and_exit(write_fd, _setup_failure(exc))
         raise _InChild(ChildEnd(write_fd))
+
+
+def plain_std_streams() -> None:
+    """In a forked child of a Jupyter kernel, print through plain file descriptors 1 and 2: the
+    kernel's own streams send messages over its sockets, and those belong to the parent."""
+    if "ipykernel" not in sys.modules:
+        return
+    _flush_std_streams()
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - the child's stdout
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115 - the child's stderr
 
 
 def _setup_failure(exc: BaseException) -> dict:
