@@ -3,8 +3,11 @@
 import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +20,7 @@ from tuner.runner import Study
 from tuner.space import Space
 from tuner.strategies import make_strategy
 
+ROOT = Path(__file__).resolve().parents[1]
 SPACE = {"x": Int(0, 10), "mode": Choice(["slow", "fast"])}
 
 
@@ -297,3 +301,54 @@ def reports_instead_of_returning(config):
 def test_an_objective_may_report_its_value_instead_of_returning_it():
     result = tuner.minimize(reports_instead_of_returning, {"x": Int(1, 3)}, strategy="grid")
     assert [e.value for e in result.evaluations] == [0.5, 1.0, 1.5]
+
+
+SCRIPT = """
+import sys
+
+import tuner
+from helper_beside_the_script import OFFSET  # the script's folder is importable, as when it ran
+
+
+def objective(config):
+    return (config["x"] - OFFSET) ** 2
+
+{call}
+"""
+GUARDED = """if __name__ == "__main__":
+    result = tuner.minimize(objective, {"x": tuner.Int(0, 4)}, strategy="grid", mode="spawn",
+                            confirm=1, verbose=False)
+    print(result.best_config, len({t.pid for t in result.trials}) == len(result.trials))
+"""
+UNGUARDED = """
+result = tuner.minimize(objective, {"x": tuner.Int(0, 1)}, strategy="grid", mode="spawn")
+print(result.best_config, result.trials[0].reason.splitlines()[0])
+"""
+
+
+def run_script(tmp_path, call: str):
+    (tmp_path / "helper_beside_the_script.py").write_text("OFFSET = 3\n")
+    script = tmp_path / "tune.py"
+    script.write_text(SCRIPT.replace("{call}", call))
+    return subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+
+
+def test_spawn_mode_finds_an_objective_defined_in_the_users_script(tmp_path):
+    done = run_script(tmp_path, GUARDED)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "{'x': 3} True"
+
+
+def test_a_script_that_tunes_at_its_top_level_is_told_to_guard_the_call(tmp_path):
+    done = run_script(tmp_path, UNGUARDED)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("None cannot load target '__tuner_main__:objective'")
+    assert 'starts the search at its top level' in done.stdout
+    assert 'put the call under `if __name__ == "__main__":`' in done.stdout
+
+
+def test_spawn_mode_explains_what_to_do_with_a_function_it_cannot_find():
+    with pytest.raises(TypeError, match="has none there .a lambda"):
+        tuner.minimize(lambda c: c["x"], {"x": Int(0, 1)}, mode="spawn")

@@ -40,9 +40,9 @@ class Progress:
         return format_value(value, self.unit)
 
     def plan(self, size: int, strategy: str, budget: int | None, repeats: int) -> None:
-        budget_text = f"up to {budget}" if budget is not None else "as many as it needs"
-        each = f", each measured {repeats} times" if repeats > 1 else ""
-        self.say(f"tuning: {strategy} over {size:,} configurations, {budget_text} of them{each}")
+        most = f", measuring at most {budget}" if budget is not None else ""
+        each = f", each {repeats} times" if repeats > 1 else ""
+        self.say(f"tuning: {strategy} over {size:,} configurations{most}{each}")
 
     def trial(self, trial: Trial, stage: str, best: Evaluation | None) -> None:
         if trial.status is TrialStatus.COMPLETE:
