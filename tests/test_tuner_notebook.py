@@ -32,6 +32,13 @@ for attempt in nelder_mead(vertex=[5], bounds=[(1, 9)], names=["threads"], unit=
 print("after the loop")
 """
 
+SPAWN = """
+try:
+    tuner.minimize(objective, {"x": tuner.Int(0, 6)}, mode="spawn")
+except TypeError as exc:
+    print(exc)
+"""
+
 STILL_ALIVE = "print('the kernel runs cells', 6 * 7)"
 
 
@@ -45,7 +52,7 @@ def run_notebook(*cells: str) -> list[str]:
 
 
 def test_minimize_and_the_for_loop_work_with_code_defined_in_notebook_cells():
-    function_api, for_loop, alive = run_notebook(FUNCTION_API, FOR_LOOP, STILL_ALIVE)
+    function_api, for_loop, spawn, alive = run_notebook(FUNCTION_API, FOR_LOOP, SPAWN, STILL_ALIVE)
     assert "best {'x': 3} 0.0" in function_api
     assert re.search(r"children (\d+) trials \1\n", function_api)  # a child per trial
     assert "kernel True" in function_api
@@ -56,4 +63,6 @@ def test_minimize_and_the_for_loop_work_with_code_defined_in_notebook_cells():
     assert for_loop.count("after the loop") == 1  # the rest of the cell ran in the kernel only
     assert "the loop body did not finish" in for_loop  # attempt 9's trial failed ...
     assert "ValueError" not in for_loop  # ... in the child, which never showed a traceback
+    assert "cannot see functions defined in a notebook cell" in spawn  # and says what to do:
+    assert "use mode='fork'" in spawn and "move the objective into a module file" in spawn
     assert alive == "the kernel runs cells 42\n"
