@@ -2,11 +2,12 @@
 defined in cells, each trial in a forked child that never touches the kernel's sockets."""
 
 import re
+from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
-from tests.test_tuner_examples import ROOT
+ROOT = Path(__file__).resolve().parents[1]
 
 FUNCTION_API = """
 import os
