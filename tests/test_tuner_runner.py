@@ -352,3 +352,13 @@ def test_a_script_that_tunes_at_its_top_level_is_told_to_guard_the_call(tmp_path
 def test_spawn_mode_explains_what_to_do_with_a_function_it_cannot_find():
     with pytest.raises(TypeError, match="has none there .a lambda"):
         tuner.minimize(lambda c: c["x"], {"x": Int(0, 1)}, mode="spawn")
+
+
+def test_minimize_shows_progress_by_default_and_verbose_false_silences_it(capsys):
+    tuner.minimize(bowl, SPACE, budget=2, confirm=1, rounds=1, unit="ms")
+    shown = capsys.readouterr().err.splitlines()
+    assert shown[0] == "tuning: nelder-mead over 22 configurations, measuring at most 2"
+    assert shown[1].startswith("trial 0 (configuration 1 of 2): x=5 mode=slow -> 9 ms")
+    assert shown[-1].startswith("best: x=")
+    tuner.minimize(bowl, SPACE, budget=2, verbose=False)
+    assert capsys.readouterr().err == ""

@@ -235,7 +235,7 @@ def _body_record(output: _Output) -> dict:
     ``output`` for the parent to print."""
     printed = output.printed()
     if worker.reported() is not None:
-        return worker.record("complete", payload=worker.reported())
+        return worker.checked(worker.reported())
     lines = printed.splitlines(keepends=True)
     filled = [i for i, line in enumerate(lines) if line.strip()]
     if not filled:
@@ -262,7 +262,7 @@ def _announce(result: Result, describe: Callable[[dict], str], unit: str) -> Non
         return
     spread = result.best_spread
     value, low, high = (
-        format_value(result.best_value, unit),
-        *(format_value(spread[end], unit) for end in ("min", "max")),
+        format_value(v, unit) for v in (result.best_value, spread["min"], spread["max"])
     )
-    print(f"best attempt {describe(result.best_config)}: {value} (min {low}, max {high})")
+    attempt = describe(result.best_config)
+    print(f"best attempt {attempt}: {value} (min {low}, max {high})", flush=True)
