@@ -349,9 +349,23 @@ def test_a_script_that_tunes_at_its_top_level_is_told_to_guard_the_call(tmp_path
     assert 'put the call under `if __name__ == "__main__":`' in done.stdout
 
 
-def test_spawn_mode_explains_what_to_do_with_a_function_it_cannot_find():
-    with pytest.raises(TypeError, match="has none there .a lambda"):
-        tuner.minimize(lambda c: c["x"], {"x": Int(0, 1)}, mode="spawn")
+def test_spawn_mode_sends_a_function_without_an_importable_name_by_value():
+    offset = 2  # a closure's value travels with it
+
+    result = tuner.minimize(
+        lambda c: (c["x"] - offset) ** 2, {"x": Int(0, 3)}, strategy="grid", mode="spawn",
+        confirm=1, verbose=False,
+    )  # fmt: skip
+    assert result.best_config == {"x": 2}
+    assert all(t.status is TrialStatus.COMPLETE for t in result.trials)
+
+
+def test_spawn_mode_explains_what_to_do_with_a_function_it_cannot_send():
+    import threading
+
+    lock = threading.Lock()
+    with pytest.raises(TypeError, match="could not send .* by value .*mode='fork'"):
+        tuner.minimize(lambda c: lock.locked(), {"x": Int(0, 1)}, mode="spawn")
 
 
 def test_minimize_shows_progress_by_default_and_verbose_false_silences_it(capsys):

@@ -124,18 +124,15 @@ def as_callable(target: Callable[..., Any] | str) -> Callable[..., Any]:
 
 def target_name(target: Callable[..., Any] | str) -> str:
     """``"module:qualname"`` for a spawn task; a function of the ``__main__`` script is found
-    under `main_module_name` (the script is then loaded by path, see `spawn_task`)."""
+    under `main_module_name` (the script is then loaded by path, see `spawn_task`). TypeError
+    for a function that has no such name (it then travels by value, see `_target_fields`)."""
     if isinstance(target, str):
         if target.count(":") != 1:
             raise ValueError(f"target must look like 'package.module:function', got {target!r}")
         return target
     module, qualname = getattr(target, "__module__", None), getattr(target, "__qualname__", "")
     if module is None or "<" in qualname:
-        raise TypeError(
-            f"spawn mode finds the objective by name in a fresh interpreter, and {target!r} has "
-            f"none there (a lambda, or a function defined inside another): define it at the top "
-            f"level of a module or script, or use mode='fork'"
-        )
+        raise TypeError(f"{target!r} has no name a fresh interpreter can import")
     if module == "__main__":
         module = main_module_name()
     return f"{module}:{qualname}"
@@ -150,12 +147,7 @@ def main_module_name() -> str:
         return spec.name
     if main_script():
         return worker.MAIN_SCRIPT
-    raise TypeError(
-        "spawn mode runs the objective in a fresh interpreter, which cannot see functions "
-        "defined in a notebook cell or at the interactive prompt: use mode='fork' (the default "
-        "for a function), or move the objective into a module file (say objective.py beside the "
-        "notebook) and pass it imported or as 'objective:function'"
-    )
+    raise TypeError("this program's __main__ (a notebook, the prompt) has no file to import")
 
 
 def main_script() -> str | None:
@@ -174,19 +166,47 @@ def spawn_task(target: Any, args: tuple, kwargs: dict, env: dict[str, str]) -> d
         target = target.func
     task = {
         "protocol": worker.PROTOCOL,
-        "target": target_name(target),
+        **_target_fields(target),
         "args": list(args),
         "kwargs": kwargs,
         "env": env,
         "path": [PROJECT_ROOT],
     }
-    if task["target"].startswith(worker.MAIN_SCRIPT + ":"):
-        task["main"] = main_script()
     try:
         json.dumps(task)
     except TypeError as exc:
         raise TypeError(f"spawn mode sends arguments as JSON, and these are not: {exc}") from None
     return task
+
+
+def _target_fields(target: Any) -> dict:
+    """How the child finds the target: by name (the ``__main__`` script by its path), or, for
+    a function no fresh interpreter can find by name (defined in a notebook cell, at the
+    prompt, in another function), by value: pickled with cloudpickle, code and globals."""
+    try:
+        name = target_name(target)
+    except TypeError:
+        if not callable(target):
+            raise
+        return {"target": None, "pickled": pickled(target)}
+    if name.startswith(worker.MAIN_SCRIPT + ":"):
+        return {"target": name, "main": main_script()}
+    return {"target": name}
+
+
+def pickled(target: Callable[..., Any]) -> str:
+    import base64
+
+    import cloudpickle
+
+    try:
+        return base64.b64encode(cloudpickle.dumps(target)).decode()
+    except Exception as exc:
+        raise TypeError(
+            f"spawn mode could not send {target!r} to a fresh interpreter by value ({exc}): "
+            f"define it in a module file and pass it imported or as 'module:function', or use "
+            f"mode='fork'"
+        ) from None
 
 
 def check_fork_safe() -> None:

@@ -8,6 +8,10 @@ Spawn entry point, ``python -m tuner.worker``: reads one task object from stdin:
     {"protocol": 1, "target": "package.module:function", "args": [...], "kwargs": {...},
      "env": {"OMP_NUM_THREADS": "2"}, "path": ["/extra/sys/path"]}
 
+(plus ``"main": "/path/script.py"`` when the target is in the parent's ``__main__`` script,
+loaded by path; or, for a function only the parent can see, ``"pickled"``: the function by
+value, which needs cloudpickle in the child's interpreter too)
+
 sets ``env`` *before* importing the target (so knobs read at library load take effect), calls
 the target, and writes one result line to stdout::
 
@@ -128,6 +132,14 @@ def not_finite(value: float) -> str:
     return f"the objective returned {shown}, not a finite number, so the trial failed"
 
 
+def unpickled(data: str) -> Callable[..., Any]:
+    """A target sent by value (base64 of a cloudpickle): needs cloudpickle in this interpreter."""
+    import base64
+    import pickle
+
+    return pickle.loads(base64.b64decode(data))
+
+
 def load_main_script(path: str) -> None:
     """Import the parent's ``__main__`` script by path, as `MAIN_SCRIPT` (so its ``if __name__ ==
     "__main__":`` block does not run), with its folder on ``sys.path`` as when it ran."""
@@ -164,9 +176,10 @@ def run_task(task: dict) -> dict:
     try:
         if task.get("main"):
             load_main_script(task["main"])
-        target = resolve(task["target"])
+        target = unpickled(task["pickled"]) if task.get("pickled") else resolve(task["target"])
     except Exception as exc:
-        return record("fail", reason=f"cannot load target {task.get('target')!r}: {describe(exc)}")
+        what = repr(task["target"]) if task.get("target") else "the objective sent by value"
+        return record("fail", reason=f"cannot load target {what}: {describe(exc)}")
     return call(target, task.get("args") or [], task.get("kwargs") or {})
 
 
