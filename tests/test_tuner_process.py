@@ -157,8 +157,9 @@ def test_bad_arguments_are_clear_errors():
         tuner.run_in_child(pow, 1, 2, mode="thread")
     with pytest.raises(ValueError, match="timeout"):
         tuner.run_in_child(pow, 1, 2, timeout=0)
-    with pytest.raises(TypeError, match="spawn mode"):
-        tuner.run_in_child(lambda: 1, mode="spawn")
+    with pytest.raises(TypeError, match="must be a callable"):
+        tuner.run_in_child(42, mode="spawn")
+    assert tuner.run_in_child(lambda: 1, mode="spawn").value == 1  # sent by value
     with pytest.raises(ValueError, match="module:function"):
         tuner.run_in_child("no_colon", mode="spawn")
     with pytest.raises(TypeError, match="JSON"):

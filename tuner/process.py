@@ -183,11 +183,11 @@ def _target_fields(target: Any) -> dict:
     """How the child finds the target: by name (the ``__main__`` script by its path), or, for
     a function no fresh interpreter can find by name (defined in a notebook cell, at the
     prompt, in another function), by value: pickled with cloudpickle, code and globals."""
+    if not isinstance(target, str):
+        as_callable(target)  # a clear error for what cannot be called
     try:
         name = target_name(target)
     except TypeError:
-        if not callable(target):
-            raise
         return {"target": None, "pickled": pickled(target)}
     if name.startswith(worker.MAIN_SCRIPT + ":"):
         return {"target": name, "main": main_script()}
