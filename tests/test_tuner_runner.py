@@ -307,7 +307,7 @@ SCRIPT = """
 import sys
 
 import tuner
-from helper_beside_the_script import OFFSET  # the script's folder is importable, as when it ran
+from module_beside_the_script import OFFSET  # the script's folder is importable, as when it ran
 
 
 def objective(config):
@@ -327,7 +327,7 @@ print(result.best_config, result.trials[0].reason.splitlines()[0])
 
 
 def run_script(tmp_path, call: str):
-    (tmp_path / "helper_beside_the_script.py").write_text("OFFSET = 3\n")
+    (tmp_path / "module_beside_the_script.py").write_text("OFFSET = 3\n")
     script = tmp_path / "tune.py"
     script.write_text(SCRIPT.replace("{call}", call))
     return subprocess.run(
