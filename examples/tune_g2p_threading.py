@@ -4,7 +4,8 @@
 
 TensorFlow is imported once, here in the parent, and never started; every attempt runs the loop
 body in a child forked from this point, which sets the pools, builds the model and measures it.
-The last number each body prints is its objective; the parent prints the best attempt.
+The last number each body prints is its objective (seconds); the rest of its output is shown as
+each trial ends, progress goes to stderr, and the parent prints the best attempt.
 """
 
 import argparse
@@ -22,7 +23,10 @@ parser.add_argument("--words", type=int, default=512, help="words converted per 
 args = parser.parse_args()
 words = g2p.sample_words(args.words, seed=0)
 
-for attempt in nelder_mead(vertex=[2, 2], bounds=[(1, 16), (1, 16)], budget=args.budget):
+search = nelder_mead(
+    vertex=[2, 2], bounds=[(1, 16), (1, 16)], names=["inter", "intra"], budget=args.budget
+)
+for attempt in search:
     set_threading(attempt)  # [inter_op, intra_op], before the model creates any tensor
     model = g2p.Model(mode="graph", batch_size=64)
     model.predict(words[:64])  # warm-up: traces the graph

@@ -4,7 +4,8 @@ smallest output that still compresses fast enough, with the function API.
     python examples/tune_zlib.py [--max-seconds 0.05]
 
 Each trial runs in a forked child under a CPU quota of one core (where cgroups allow, else an
-affinity approximation the result warns about); a trial that is too slow scores +inf.
+affinity approximation the result warns about); a trial that is too slow returns +inf, which
+fails it (no value that is not finite is ranked), and the search goes on.
 """
 
 import argparse
@@ -44,6 +45,7 @@ def main() -> None:
         start={"level": 1, "mem_level": 1, "strategy": "rle"},
         cpus=1,
         timeout=30,
+        unit="bytes",
     )
     print(f"{len(CORPUS)} bytes -> {result.best_value:.0f} bytes with {result.best_config}")
     print(f"{result.evaluated} of {tuner.Space(space).size} settings measured")

@@ -2,6 +2,7 @@
 
 import os
 import pty
+import re
 import select
 import signal
 import subprocess
@@ -33,9 +34,31 @@ def run_script(tmp_path: Path, source: str, *args: str) -> subprocess.CompletedP
 def test_the_body_runs_in_children_and_the_parent_prints_the_best(tmp_path):
     done = run_script(tmp_path, SEED_STYLE)
     assert done.returncode == 0, done.stderr
+    *attempts, best, after = done.stdout.splitlines()
+    assert best == "best attempt [3, 5]: 500 ms (min 500 ms, max 500 ms)"  # seconds, scaled
+    assert after.startswith("after the loop")  # only once, in the parent
+    assert len(attempts) > 3  # the body's own prints pass through, one per trial ...
+    assert all(re.fullmatch(r"\[\d+, \d+\]", line) for line in attempts)  # ... not the values
+
+
+NAMED = """
+from tuner import nelder_mead
+
+for attempt in nelder_mead(vertex=[6, 2], bounds=[(1, 12), (1, 8)], names=["inter", "intra"]):
+    print("measuring", attempt)
+    print(((attempt[0] - 3) ** 2 + (attempt[1] - 5) ** 2 + 0.5) / 1000)
+"""
+
+
+def test_named_knobs_and_units_label_the_progress_and_the_best(tmp_path):
+    done = run_script(tmp_path, NAMED)
+    assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0] == "best attempt [3, 5]: 0.5 (min 0.5, max 0.5)"
-    assert len(lines) == 2 and lines[1].startswith("after the loop")  # only once, in the parent
+    assert lines[-1] == "best attempt inter=3 intra=5: 500 µs (min 500 µs, max 500 µs)"
+    assert "measuring [6, 2]" in lines
+    trials = [line for line in done.stderr.splitlines() if line.startswith("trial ")]
+    assert trials[0] == "trial 0 (configuration 1): inter=6 intra=2 -> 18.5 ms"
+    assert "finals: the best 3 re-measured in 3 interleaved rounds" in done.stderr
 
 
 KAMERTON_STYLE = """
@@ -77,7 +100,7 @@ def test_the_callback_form_returns_the_result_as_the_generator_value(tmp_path):
     done = run_script(tmp_path, KAMERTON_RESULT)
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
-        "best attempt [6]: 0 (min 0, max 0)",
+        "best attempt [6]: 0 s (min 0 s, max 0 s)",
         "returned {'x0': 6} 0.0",
     ]
 
@@ -104,7 +127,7 @@ def test_load_time_knobs_are_refused_once_tensorflow_is_imported(tmp_path):
 FAILING_BODIES = """
 from tuner import nelder_mead, report
 
-for attempt in nelder_mead(vertex=[4, 2], bounds=[(1, 8), (1, 4)]):
+for attempt in nelder_mead(vertex=[4, 2], bounds=[(1, 8), (1, 4)], unit=""):
     if attempt == [4, 2]:
         print("hello")                 # last line not a number
     elif attempt[0] > 5:
@@ -119,7 +142,9 @@ print("after the loop")
 def test_bodies_that_fail_are_failed_trials_and_report_needs_no_stdout(tmp_path):
     done = run_script(tmp_path, FAILING_BODIES)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["best attempt [1, 1]: 2 (min 2, max 2)", "after the loop"]
+    lines = done.stdout.splitlines()
+    assert lines[-2:] == ["best attempt [1, 1]: 2 (min 2, max 2)", "after the loop"]
+    assert set(lines[:-2]) == {"hello", "not parsed"}  # a failed or reported body's output, too
     assert "last line of output is not a number: 'hello'" in done.stderr
     assert "the loop body did not finish" in done.stderr
 
@@ -158,7 +183,7 @@ def test_the_loop_works_typed_into_the_repl():
         timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["best attempt [7]: 0 (min 0, max 0)", "still here"]
+    assert done.stdout.splitlines() == ["best attempt [7]: 0 s (min 0 s, max 0 s)", "still here"]
 
 
 class Terminal:
@@ -257,7 +282,7 @@ def test_the_loop_works_typed_at_an_interactive_terminal():
         assert terminal.expect(">>> "), terminal.output
         terminal.type(*typed_loop("print(attempt)", "print((attempt[0] - 7) ** 2)"))
         output = finish_session(terminal)
-    assert "best attempt [7]: 0 (min 0, max 0)" in output
+    assert "best attempt [7]: 0 s (min 0 s, max 0 s)" in output
 
 
 def test_bodies_that_raise_at_a_terminal_fail_their_trials_and_the_parent_goes_on():
@@ -272,7 +297,7 @@ def test_bodies_that_raise_at_a_terminal_fail_their_trials_and_the_parent_goes_o
             )
         )
         output = finish_session(terminal)
-    assert "best attempt [8]: 0 (min 0, max 0)" in output
+    assert "best attempt [8]: 0 s (min 0 s, max 0 s)" in output
     verdicts = [line.split(" -> ")[1] for line in output.splitlines() if line.startswith("trial ")]
     failed = [i for i, verdict in enumerate(verdicts) if verdict.startswith("fail")]
     assert failed and failed[0] < len(verdicts) - 1  # trials went on after a failure

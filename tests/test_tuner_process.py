@@ -88,6 +88,7 @@ def test_json_payload_comes_back_as_data_without_a_value():
         (exits_with, (7,), TrialStatus.FAIL, "exited with code 7"),
         (kills_itself, (), TrialStatus.SIGNALLED, "SIGKILL"),
         (float, ("nan",), TrialStatus.FAIL, "NaN"),
+        (float, ("-inf",), TrialStatus.FAIL, "returned -inf, not a finite number"),
     ],
 )
 def test_failures_are_outcomes_with_reasons(target, args, status, reason):
@@ -156,8 +157,9 @@ def test_bad_arguments_are_clear_errors():
         tuner.run_in_child(pow, 1, 2, mode="thread")
     with pytest.raises(ValueError, match="timeout"):
         tuner.run_in_child(pow, 1, 2, timeout=0)
-    with pytest.raises(TypeError, match="spawn mode"):
-        tuner.run_in_child(lambda: 1, mode="spawn")
+    with pytest.raises(TypeError, match="must be a callable"):
+        tuner.run_in_child(42, mode="spawn")
+    assert tuner.run_in_child(lambda: 1, mode="spawn").value == 1  # sent by value
     with pytest.raises(ValueError, match="module:function"):
         tuner.run_in_child("no_colon", mode="spawn")
     with pytest.raises(TypeError, match="JSON"):

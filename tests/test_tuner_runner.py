@@ -3,8 +3,11 @@
 import json
 import os
 import statistics
+import subprocess
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +20,7 @@ from tuner.runner import Study
 from tuner.space import Space
 from tuner.strategies import make_strategy
 
+ROOT = Path(__file__).resolve().parents[1]
 SPACE = {"x": Int(0, 10), "mode": Choice(["slow", "fast"])}
 
 
@@ -64,8 +68,8 @@ def test_repeats_take_the_median_and_keep_the_spread():
     result = tuner.minimize(noisy, SPACE, strategy="grid", budget=4, repeats=3)
     assert result.evaluated == 4
     assert all(len(e.values) >= 3 for e in result.evaluations)
-    best = min(result.evaluations, key=lambda e: e.value)
-    assert result.best_value == statistics.median(best.values)
+    assert result.best_config == result.finalists[0].config
+    assert result.best_value == statistics.median(result.finalists[0].final)
     assert result.best_spread["min"] <= result.best_value <= result.best_spread["max"]
 
 
@@ -236,12 +240,58 @@ def test_bad_arguments_fail_before_any_trial(kwargs, error, match):
         tuner.minimize(**arguments)
 
 
-def test_the_leaders_are_confirmed_before_the_winner_is_named():
+def test_a_single_lucky_measurement_never_wins_over_confirmed_leaders():
+    """The winner's curse: x=3 was measured once and lucky; the finals measure it again, as
+    often as the others and in the same rounds, and it loses."""
+    space = Space({"x": Int(0, 3)})
+    executor = replay(
+        {0: [2.0, 2.6, 2.6, 2.6], 1: [2.1, 2.5, 2.5, 2.5], 2: [2.2, 2.7, 2.7, 2.7],
+         3: [1.0, 9.0, 9.0, 9.0]}
+    )  # fmt: skip
+    study = Study(space, make_strategy("grid", space), executor, remeasure_incumbent=False)
+    result = study.run()
+    assert [len(e.final) for e in result.finalists] == [3, 3, 3]  # equal evidence
+    assert {tuple(f.config.values()) for f in result.finalists} == {(3,), (0,), (1,)}
+    assert result.best_config == {"x": 1}
+    assert result.best_value == 2.5
+    assert result.evaluations[2].final == []  # not a finalist: its one value decides nothing
+
+
+def test_each_finals_round_measures_every_finalist_once_in_a_random_order():
+    space = Space({"x": Int(0, 4)})
+    seen = []
+
+    def executor(config):
+        seen.append(config["x"])
+        return TrialOutcome(TrialStatus.COMPLETE, value=float(config["x"]))
+
+    study = Study(space, make_strategy("grid", space, seed=7), executor, confirm=3, rounds=4)
+    result = study.run()
+    finals = seen[len(seen) - 12 :]
+    rounds = [finals[i : i + 3] for i in range(0, 12, 3)]
+    assert all(sorted(r) == [0, 1, 2] for r in rounds)
+    assert len({tuple(r) for r in rounds}) > 1  # not the same order every round
+    assert result.best_config == {"x": 0}
+    assert [e.final for e in result.finalists] == [[0.0] * 4, [1.0] * 4, [2.0] * 4]
+
+
+def test_finals_cut_short_by_ctrl_c_judge_only_the_rounds_every_finalist_finished():
     space = Space({"x": Int(0, 2)})
-    executor = replay({0: [3.0, 9.0, 9.0], 1: [2.0, 2.5, 2.5, 2.5], 2: [1.0, 8.0, 8.0]})
-    result = Study(space, make_strategy("grid", space), executor, confirm=2).run()
-    assert result.best_config == {"x": 1}  # x=2's first measurement was luck
-    assert len(result.evaluations[2].values) == 3
+    values = {0: [1.0, 3.0, 3.0], 1: [2.0, 2.0, 2.0], 2: [4.0, 4.0, 4.0]}
+    calls = {"count": 0}
+    measure = replay(values)
+
+    def executor(config):
+        calls["count"] += 1
+        if calls["count"] == 3 + 3 + 2:  # the search, one round of finals, part of the second
+            raise KeyboardInterrupt
+        return measure(config)
+
+    study = Study(space, make_strategy("grid", space), executor, remeasure_incumbent=False)
+    result = study.run()
+    assert result.interrupted
+    assert [len(e.final) for e in result.finalists] == [1, 1, 1]
+    assert result.best_config == {"x": 1}  # 2.0 against x=0's 3.0 in the finished round
 
 
 def reports_instead_of_returning(config):
@@ -251,3 +301,78 @@ def reports_instead_of_returning(config):
 def test_an_objective_may_report_its_value_instead_of_returning_it():
     result = tuner.minimize(reports_instead_of_returning, {"x": Int(1, 3)}, strategy="grid")
     assert [e.value for e in result.evaluations] == [0.5, 1.0, 1.5]
+
+
+SCRIPT = """
+import sys
+
+import tuner
+from module_beside_the_script import OFFSET  # the script's folder is importable, as when it ran
+
+
+def objective(config):
+    return (config["x"] - OFFSET) ** 2
+
+{call}
+"""
+GUARDED = """if __name__ == "__main__":
+    result = tuner.minimize(objective, {"x": tuner.Int(0, 4)}, strategy="grid", mode="spawn",
+                            confirm=1, verbose=False)
+    print(result.best_config, len({t.pid for t in result.trials}) == len(result.trials))
+"""
+UNGUARDED = """
+result = tuner.minimize(objective, {"x": tuner.Int(0, 1)}, strategy="grid", mode="spawn")
+print(result.best_config, result.trials[0].reason.splitlines()[0])
+"""
+
+
+def run_script(tmp_path, call: str):
+    (tmp_path / "module_beside_the_script.py").write_text("OFFSET = 3\n")
+    script = tmp_path / "tune.py"
+    script.write_text(SCRIPT.replace("{call}", call))
+    return subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+
+
+def test_spawn_mode_finds_an_objective_defined_in_the_users_script(tmp_path):
+    done = run_script(tmp_path, GUARDED)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "{'x': 3} True"
+
+
+def test_a_script_that_tunes_at_its_top_level_is_told_to_guard_the_call(tmp_path):
+    done = run_script(tmp_path, UNGUARDED)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("None cannot load target '__tuner_main__:objective'")
+    assert 'starts the search at its top level' in done.stdout
+    assert 'put the call under `if __name__ == "__main__":`' in done.stdout
+
+
+def test_spawn_mode_sends_a_function_without_an_importable_name_by_value():
+    offset = 2  # a closure's value travels with it
+
+    result = tuner.minimize(
+        lambda c: (c["x"] - offset) ** 2, {"x": Int(0, 3)}, strategy="grid", mode="spawn",
+        confirm=1, verbose=False,
+    )  # fmt: skip
+    assert result.best_config == {"x": 2}
+    assert all(t.status is TrialStatus.COMPLETE for t in result.trials)
+
+
+def test_spawn_mode_explains_what_to_do_with_a_function_it_cannot_send():
+    import threading
+
+    lock = threading.Lock()
+    with pytest.raises(TypeError, match="could not send .* by value .*mode='fork'"):
+        tuner.minimize(lambda c: lock.locked(), {"x": Int(0, 1)}, mode="spawn")
+
+
+def test_minimize_shows_progress_by_default_and_verbose_false_silences_it(capsys):
+    tuner.minimize(bowl, SPACE, budget=2, confirm=1, rounds=1, unit="ms")
+    shown = capsys.readouterr().err.splitlines()
+    assert shown[0] == "tuning: nelder-mead over 22 configurations, measuring at most 2"
+    assert shown[1].startswith("trial 0 (configuration 1 of 2): x=5 mode=slow -> 9 ms")
+    assert shown[-1].startswith("best: x=")
+    tuner.minimize(bowl, SPACE, budget=2, verbose=False)
+    assert capsys.readouterr().err == ""

@@ -5,11 +5,11 @@
     from tuner import nelder_mead
     from tuner.tf import set_threading
 
-    for attempt in nelder_mead(vertex=[22, 2]):
+    for attempt in nelder_mead(vertex=[22, 2], names=["inter", "intra"]):
         set_threading(attempt)
         model = build()          # built after the threading is set
-        print(attempt)
-        print(measure(model))    # the last number printed is this attempt's objective
+        print(attempt)           # shown (the body's output passes through)
+        print(measure(model))    # the last number printed is this attempt's objective, in seconds
 
 How it works: the parent runs the search; for each attempt it forks, and the child returns into
 the ``for`` loop holding that attempt. When the body ends, the loop asks for the next attempt,
@@ -18,6 +18,11 @@ last line it printed, which must be a number), sends it to the parent and exits 
 ``os._exit`` (code after the loop never runs in a child). A body that raises or leaves the loop is
 a failed trial. The parent's loop body never runs, unless ``replay_best=True`` asks for one last
 pass with the best attempt in the parent (which then starts TensorFlow's runtime in the parent).
+
+The body prints into files the parent made before forking; when a trial ends the parent prints
+what the body printed (all but the line taken as the objective), so the output reaches whatever
+the parent's own streams reach: a terminal, a pipe, or a Jupyter notebook's cell, whose kernel
+the child never touches (it leaves with ``os._exit`` before any code of the kernel runs again).
 """
 
 from __future__ import annotations
@@ -29,12 +34,13 @@ import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Generator, Iterator, Sequence
-from typing import Any
+from typing import IO, Any
 
 from tuner import worker
 from tuner.log import TrialLog
 from tuner.outcome import TrialOutcome
 from tuner.process import ChildEnd, fork_here
+from tuner.progress import Progress, describe_config, format_value
 from tuner.runner import Result, Study, env_knobs
 from tuner.space import Int, Space
 from tuner.strategies.nelder_mead import NelderMead
@@ -44,9 +50,9 @@ from tuner.tf import check_knobs
 class _ChildSide(BaseException):
     """Carries a forked child out of the search, back to the generator, which yields to it."""
 
-    def __init__(self, end: ChildEnd, config: dict) -> None:
+    def __init__(self, end: ChildEnd, config: dict, output: _Output) -> None:
         super().__init__()
-        self.end, self.config = end, config
+        self.end, self.config, self.output = end, config, output
 
 
 def nelder_mead(
@@ -62,19 +68,22 @@ def nelder_mead(
     log: str | None = None,
     replay_best: bool = False,
     verbose: bool = True,
+    unit: str = "s",
 ) -> Generator[list[int], None, Result]:
     """Yield attempts (lists of ints like ``vertex``) into forked children; see the module doc.
 
-    ``bounds`` defaults to ``1 .. max(2 * v, 2 * cores)`` per coordinate. ``names`` written
-    like environment variables go into each child's environment; knobs read when TensorFlow
+    ``bounds`` defaults to ``1 .. max(2 * v, 2 * cores)`` per coordinate. ``names`` label the
+    coordinates in progress and in the final line (else attempts show as lists); names written
+    like environment variables go into each child's environment, and knobs read when TensorFlow
     loads (``OMP_NUM_THREADS``) are refused once it is imported, as forked children would
-    ignore them. The parent ends by printing the best attempt and its value, and returns
-    ``tuner.runner.Result`` as the generator's return value.
+    ignore them. ``unit`` is the objective's (seconds by default, as ``timeit`` gives; shown
+    scaled, e.g. 73.2 ms; ``""`` for none). The parent ends by printing the best attempt and its
+    value, and returns ``tuner.runner.Result`` as the generator's return value.
     """
-    _check_fork_is_possible()
     space = _vertex_space(vertex, bounds, names)
     check_knobs(space.params, "fork")
     start = dict(zip(space.params, vertex, strict=True))
+    describe = describe_config if names else _as_attempt
     study = Study(
         space,
         NelderMead(space, start=start),
@@ -82,13 +91,13 @@ def nelder_mead(
         budget=budget,
         repeats=repeats,
         log=TrialLog(log, space, NelderMead.name, seed=None) if log else None,
-        verbose=verbose,
+        progress=Progress(unit, describe) if verbose else None,
     )
     try:
         result = study.run()
     except _ChildSide as child:
-        yield from _child_pass(child.end, list(child.config.values()))
-    _announce(result)
+        yield from _child_pass(child.end, list(child.config.values()), child.output)
+    _announce(result, describe, unit)
     if replay_best and result.best_config is not None:
         yield list(result.best_config.values())
     return result
@@ -112,13 +121,8 @@ def kamerton(
             yield attempt
 
 
-def _check_fork_is_possible() -> None:
-    """The body must run in a forked copy of this very program: not possible in a notebook."""
-    if "ipykernel" in sys.modules:
-        raise RuntimeError(
-            "the for-loop API forks this process, which a Jupyter kernel cannot survive; use "
-            "tuner.minimize with an objective defined in an importable module (spawn mode)"
-        )
+def _as_attempt(config: dict) -> str:
+    return str(list(config.values()))
 
 
 def _vertex_space(
@@ -136,44 +140,85 @@ def _vertex_space(
     return Space({n: Int(lo, hi) for n, (lo, hi) in zip(names, bounds, strict=True)})
 
 
+class _Output:
+    """Two files the parent makes before a fork: the child's stdout and stderr go there, and
+    the parent prints them when the trial ends."""
+
+    def __init__(self) -> None:
+        self.out: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in relay()
+        self.err: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 - closed in relay()
+
+    def capture(self) -> None:
+        """In the child: file descriptors 1 and 2 into the files, and Python's streams onto
+        them (a Jupyter kernel's streams would write to its sockets)."""
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os.dup2(self.out.fileno(), 1)
+        os.dup2(self.err.fileno(), 2)
+        sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - lives until exit
+        sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115 - lives until exit
+
+    def printed(self) -> str:
+        """In the child: what the body printed so far."""
+        sys.stdout.flush()
+        self.out.seek(0)
+        return self.out.read().decode(errors="replace")
+
+    def keep_only(self, text: str) -> None:
+        """In the child: leave ``text`` as the stdout the parent will print."""
+        self.out.seek(0)
+        self.out.truncate()
+        self.out.write(text.encode())
+        self.out.flush()
+
+    def relay(self) -> None:
+        """In the parent: print what the child left, then drop the files."""
+        for source, stream in ((self.out, sys.stdout), (self.err, sys.stderr)):
+            source.seek(0)
+            text = source.read().decode(errors="replace")
+            source.close()
+            if text:
+                stream.write(text)
+                stream.flush()
+
+
 def _fork_executor(timeout, cpus, memory) -> Callable[[dict], TrialOutcome]:
     limits = {"cpus": cpus, "memory": memory}
 
     def execute(config: dict) -> TrialOutcome:
-        outcome = fork_here(timeout=timeout, limits=limits, env=env_knobs(config))
+        output = _Output()
+        try:
+            outcome = fork_here(timeout=timeout, limits=limits, env=env_knobs(config))
+        except BaseException:
+            output.relay()
+            raise
         if isinstance(outcome, ChildEnd):
-            raise _ChildSide(outcome, config)
+            raise _ChildSide(outcome, config, output)
+        output.relay()
         return outcome
 
     return execute
 
 
-def _child_pass(end: ChildEnd, attempt: list[int]) -> Iterator[list[int]]:
+def _child_pass(end: ChildEnd, attempt: list[int], output: _Output) -> Iterator[list[int]]:
     """In the child: hand the attempt to the loop body once, then report and exit."""
-    captured = _capture_stdout()
-    failure = _guard_child(end, captured)
+    output.capture()
+    failure = _guard_child(end, output)
     try:
         yield attempt
     except GeneratorExit:
         failure("the loop body did not finish: it raised or left the loop (break/return)")
-    end.finish(_body_record(captured))
+    end.finish(_body_record(output))
 
 
-def _capture_stdout():
-    """Send fd 1 to a temporary file, so the body's last printed line can be read back."""
-    sys.stdout.flush()
-    captured = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 - lives until the child exits
-    os.dup2(captured.fileno(), 1)
-    return captured
-
-
-def _guard_child(end: ChildEnd, captured) -> Callable[[str], None]:
+def _guard_child(end: ChildEnd, output: _Output) -> Callable[[str], None]:
     """If the body's exception escapes to the top, or the script ends inside the child, the
     child still reports (with the traceback) and exits without running the rest."""
     details: list[str] = []
 
     def fail(reason: str) -> None:
-        tail = _tail(captured)
+        tail = _tail(output.printed())
         end.finish(worker.record("fail", reason="\n".join([reason, *details, tail]).strip()))
 
     def hook(kind, exc, tb) -> None:
@@ -185,39 +230,39 @@ def _guard_child(end: ChildEnd, captured) -> Callable[[str], None]:
     return fail
 
 
-def _body_record(captured) -> dict:
+def _body_record(output: _Output) -> dict:
+    """The trial's record; the body's printed lines but the one taken as the value stay in
+    ``output`` for the parent to print."""
+    printed = output.printed()
     if worker.reported() is not None:
-        return worker.record("complete", payload=worker.reported())
-    lines = [line.strip() for line in _read(captured).splitlines() if line.strip()]
-    if not lines:
+        return worker.checked(worker.reported())
+    lines = printed.splitlines(keepends=True)
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    if not filled:
         return worker.record("fail", reason="the loop body printed nothing and did not report()")
+    last = lines[filled[-1]].strip()
     try:
-        return worker.checked(float(lines[-1]))
+        value = float(last)
     except ValueError:
         return worker.record(
-            "fail", reason=f"the loop body's last line of output is not a number: {lines[-1]!r}"
+            "fail", reason=f"the loop body's last line of output is not a number: {last!r}"
         )
+    output.keep_only("".join(lines[: filled[-1]] + lines[filled[-1] + 1 :]))
+    return worker.checked(value)
 
 
-def _read(captured) -> str:
-    sys.stdout.flush()
-    captured.seek(0)
-    return captured.read()
-
-
-def _tail(captured) -> str:
-    text = _read(captured).strip()
+def _tail(text: str) -> str:
+    text = text.strip()
     return f"output ends with: {text[-500:]}" if text else ""
 
 
-def _announce(result: Result) -> None:
+def _announce(result: Result, describe: Callable[[dict], str], unit: str) -> None:
     if result.best_config is None:
         print("no attempt produced a value", flush=True)
         return
-    attempt = list(result.best_config.values())
     spread = result.best_spread
-    print(
-        f"best attempt {attempt}: {result.best_value:.6g} (min {spread['min']:.6g}, "
-        f"max {spread['max']:.6g})",
-        flush=True,
+    value, low, high = (
+        format_value(v, unit) for v in (result.best_value, spread["min"], spread["max"])
     )
+    attempt = describe(result.best_config)
+    print(f"best attempt {attempt}: {value} (min {low}, max {high})", flush=True)

@@ -44,7 +44,7 @@ class TrialOutcome:
     @property
     def score(self) -> float:
         """The value to minimise: +inf for any trial that did not produce a number."""
-        if self.ok and self.value is not None and not math.isnan(self.value):
+        if self.ok and self.value is not None and math.isfinite(self.value):
             return self.value
         return math.inf
 

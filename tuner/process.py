@@ -124,18 +124,39 @@ def as_callable(target: Callable[..., Any] | str) -> Callable[..., Any]:
 
 
 def target_name(target: Callable[..., Any] | str) -> str:
-    """``"module:qualname"`` for a spawn task; functions defined in ``__main__`` cannot be found."""
+    """``"module:qualname"`` for a spawn task; a function of the ``__main__`` script is found
+    under `main_module_name` (the script is then loaded by path, see `spawn_task`). TypeError
+    for a function that has no such name (it then travels by value, see `_target_fields`)."""
     if isinstance(target, str):
         if target.count(":") != 1:
             raise ValueError(f"target must look like 'package.module:function', got {target!r}")
         return target
     module, qualname = getattr(target, "__module__", None), getattr(target, "__qualname__", "")
-    if module in (None, "__main__") or "<" in qualname:
-        raise TypeError(
-            f"spawn mode needs an importable module-level function or a 'module:function' "
-            f"string; {target!r} cannot be found by a fresh interpreter"
-        )
+    if module is None or "<" in qualname:
+        raise TypeError(f"{target!r} has no name a fresh interpreter can import")
+    if module == "__main__":
+        module = main_module_name()
     return f"{module}:{qualname}"
+
+
+def main_module_name() -> str:
+    """How a fresh interpreter finds this program's ``__main__``: the module run with
+    ``python -m``, else the script, loaded by path as ``worker.MAIN_SCRIPT`` (`main_script`)."""
+    main = sys.modules["__main__"]
+    spec = getattr(main, "__spec__", None)
+    if spec is not None and spec.name not in (None, "__main__"):
+        return spec.name
+    if main_script():
+        return worker.MAIN_SCRIPT
+    raise TypeError("this program's __main__ (a notebook, the prompt) has no file to import")
+
+
+def main_script() -> str | None:
+    """The path of the script ``__main__`` was run from, if it was run from a file."""
+    main = sys.modules["__main__"]
+    path = getattr(main, "__file__", None)
+    spec = getattr(main, "__spec__", None)
+    return os.path.abspath(path) if path and spec is None and os.path.isfile(path) else None
 
 
 def spawn_task(target: Any, args: tuple, kwargs: dict, env: dict[str, str]) -> dict:
@@ -146,7 +167,7 @@ def spawn_task(target: Any, args: tuple, kwargs: dict, env: dict[str, str]) -> d
         target = target.func
     task = {
         "protocol": worker.PROTOCOL,
-        "target": target_name(target),
+        **_target_fields(target),
         "args": list(args),
         "kwargs": kwargs,
         "env": env,
@@ -157,6 +178,36 @@ def spawn_task(target: Any, args: tuple, kwargs: dict, env: dict[str, str]) -> d
     except TypeError as exc:
         raise TypeError(f"spawn mode sends arguments as JSON, and these are not: {exc}") from None
     return task
+
+
+def _target_fields(target: Any) -> dict:
+    """How the child finds the target: by name (the ``__main__`` script by its path), or, for
+    a function no fresh interpreter can find by name (defined in a notebook cell, at the
+    prompt, in another function), by value: pickled with cloudpickle, code and globals."""
+    if not isinstance(target, str):
+        as_callable(target)  # a clear error for what cannot be called
+    try:
+        name = target_name(target)
+    except TypeError:
+        return {"target": None, "pickled": pickled(target)}
+    if name.startswith(worker.MAIN_SCRIPT + ":"):
+        return {"target": name, "main": main_script()}
+    return {"target": name}
+
+
+def pickled(target: Callable[..., Any]) -> str:
+    import base64
+
+    import cloudpickle
+
+    try:
+        return base64.b64encode(cloudpickle.dumps(target)).decode()
+    except Exception as exc:
+        raise TypeError(
+            f"spawn mode could not send {target!r} to a fresh interpreter by value ({exc}): "
+            f"define it in a module file and pass it imported or as 'module:function', or use "
+            f"mode='fork'"
+        ) from None
 
 
 def check_fork_safe() -> None:
@@ -324,6 +375,7 @@ class _ForkedTrial(_ChildTrial):
         signal.signal(signal.SIGINT, signal.default_int_handler)
         self.confinement.enter_child()
         os.environ.update(self.env)
+        plain_std_streams()
 
     def result_record(self, data: bytes) -> dict | None:
         return _parse_record(data)
@@ -394,6 +446,16 @@ class _ForkPoint(_ForkedTrial):
         except BaseException as exc:  # noqa: B036 - the child must always reach os._exit
             _write_and_exit(write_fd, _setup_failure(exc))
         raise _InChild(ChildEnd(write_fd))
+
+
+def plain_std_streams() -> None:
+    """In a forked child of a Jupyter kernel, print through plain file descriptors 1 and 2: the
+    kernel's own streams send messages over its sockets, and those belong to the parent."""
+    if "ipykernel" not in sys.modules:
+        return
+    _flush_std_streams()
+    sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - the child's stdout
+    sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115 - the child's stderr
 
 
 def _setup_failure(exc: BaseException) -> dict:

@@ -2,14 +2,18 @@
 
 Noise handling: each configuration is measured ``repeats`` times and scored by the median; when
 a configuration is about to take the lead, the incumbent is measured once more first, so a lucky
-early measurement does not keep the lead by chance; when the search ends, the ``confirm`` best
-configurations are measured up to three times each before the winner is named. Spreads stay
-with every evaluation.
+early measurement does not steer the search. When the search ends, the ``confirm`` leading
+configurations (the finalists) are measured again in interleaved rounds, each round every
+finalist once in a fresh random order, so all finalists see the same moments of a busy machine
+and end with the same number of measurements. The best is the finalist with the lowest median
+of those rounds: a configuration measured once, however lucky, never wins on that measurement.
+Spreads stay with every evaluation.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import secrets
 import sys
 import warnings
@@ -17,10 +21,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuner import worker
 from tuner.limits import Backend, Limits, LimitsWarning
 from tuner.log import TrialLog
 from tuner.outcome import TrialOutcome, TrialStatus
 from tuner.process import run_in_child
+from tuner.progress import Progress
 from tuner.space import Space
 from tuner.strategies import Strategy, make_strategy, strategy_class
 from tuner.tf import check_knobs
@@ -31,12 +37,17 @@ Executor = Callable[[dict], TrialOutcome]
 
 @dataclass
 class Result:
+    """``best_value`` and ``best_spread`` come from the finals' rounds (from the search's own
+    measurements only when the finals were turned off or interrupted before one round ended);
+    ``finalists`` are the re-measured leaders, best first."""
+
     best_config: dict | None
     best_value: float
     trials: list[Trial]
     evaluations: list[Evaluation]
     interrupted: bool = False
     best_spread: dict[str, float] = field(default_factory=dict)
+    finalists: list[Evaluation] = field(default_factory=list)
 
     @property
     def evaluated(self) -> int:
@@ -49,6 +60,7 @@ class Result:
             "best_value": self.best_value,
             "best_spread": self.best_spread,
             "interrupted": self.interrupted,
+            "finalists": [e.as_dict() for e in self.finalists],
             "evaluations": [e.as_dict() for e in self.evaluations],
             "trials": [t.as_dict() for t in self.trials],
         }
@@ -63,7 +75,12 @@ class Result:
 
 
 class Study:
-    """One search: a strategy, an executor running trials, and optionally a log to resume from."""
+    """One search: a strategy, an executor running trials, and optionally a log to resume from.
+
+    ``confirm`` finalists are re-measured in ``rounds`` interleaved rounds (default: three, or
+    ``repeats`` if more); ``confirm=0`` skips the finals and names the best by the search's
+    medians. ``progress`` (or ``verbose=True`` for the default one) reports as trials end.
+    """
 
     def __init__(
         self,
@@ -76,35 +93,53 @@ class Study:
         confirm: int = 3,
         log: TrialLog | None = None,
         verbose: bool = False,
+        rounds: int | None = None,
+        progress: Progress | None = None,
     ) -> None:
         self.space, self.strategy, self.executor = space, strategy, executor
         self.budget, self.repeats, self.confirm = budget, repeats, confirm
-        self.remeasure_incumbent, self.log, self.verbose = remeasure_incumbent, log, verbose
+        self.rounds = rounds if rounds is not None else max(3, repeats)
+        self.remeasure_incumbent, self.log = remeasure_incumbent, log
+        self.progress = progress or (Progress() if verbose else None)
         self.trials: list[Trial] = []
         self.evaluations: dict[str, Evaluation] = {}
+        self.finalists: list[Evaluation] = []
         self.interrupted = False
         self.warned: set[str] = set()
+        self.stage = "search"
 
     def run(self) -> Result:
+        if self.progress:
+            self.progress.plan(self.space.size, self.strategy.name, self.budget, self.repeats)
         try:
             while self.budget is None or len(self.evaluations) < self.budget:
                 config = self.strategy.ask()
                 if config is None:
                     break
                 self.strategy.tell(config, self.evaluate(config).value)
-            self.confirm_best()
+            self.run_finals()
         except KeyboardInterrupt:
             self.interrupted = True
-        return self.result()
+        result = self.result()
+        if self.progress:
+            self.progress.winner(result.best_config, result.best_value, result.finalists)
+        return result
 
-    def confirm_best(self) -> None:
-        """Measure the leading configurations up to three times, so noise does not crown one."""
-        wanted = max(3, self.repeats)
-        ranked = sorted(self.evaluations.values(), key=lambda e: e.value)
-        for evaluation in ranked[: self.confirm]:
-            while math.isfinite(evaluation.value) and len(evaluation.values) < wanted:
-                trial = self.trial(evaluation.config, len(evaluation.values))
-                evaluation.values.append(trial.value)
+    def run_finals(self) -> None:
+        """Re-measure the leaders in interleaved rounds of random order (seeded like the search),
+        so each finalist ends with ``rounds`` measurements taken side by side with the others'."""
+        finite = [e for e in self.evaluations.values() if math.isfinite(e.value)]
+        self.finalists = sorted(finite, key=lambda e: e.value)[: self.confirm]
+        if not self.finalists or self.rounds < 1:
+            return
+        if self.progress:
+            self.progress.finals(self.finalists, self.rounds)
+        order = random.Random(self.strategy.seed)
+        for number in range(1, self.rounds + 1):
+            self.stage = f"finals, round {number} of {self.rounds}"
+            for evaluation in order.sample(self.finalists, len(self.finalists)):
+                repeat = len(evaluation.values) + len(evaluation.final)
+                evaluation.final.append(self.trial(evaluation.config, repeat).value)
 
     def evaluate(self, config: dict) -> Evaluation:
         key = self.space.key(config)
@@ -112,22 +147,42 @@ class Study:
             return self.evaluations[key]
         incumbent = self.incumbent()
         evaluation = self.evaluations[key] = Evaluation(config)
+        self.stage = self._search_stage()
         for repeat in range(self.repeats):
             evaluation.values.append(self.trial(config, repeat).value)
         if self.remeasure_incumbent and incumbent and evaluation.value < incumbent.value:
+            self.stage = "the leader again, before it loses the lead"
             incumbent.values.append(self.trial(incumbent.config, len(incumbent.values)).value)
         return evaluation
 
+    def _search_stage(self) -> str:
+        of = f" of {self.budget}" if self.budget is not None else ""
+        return f"configuration {len(self.evaluations)}{of}"
+
     def incumbent(self) -> Evaluation | None:
+        """The leader of the search: the lowest median of the search's own measurements."""
         finite = [e for e in self.evaluations.values() if math.isfinite(e.value)]
         return min(finite, key=lambda e: e.value, default=None)
+
+    def best(self) -> Evaluation | None:
+        """The finalist with the lowest median over the rounds every finalist completed; the
+        search's leader only if no round was completed (finals off, or interrupted)."""
+        rounds = min((len(e.final) for e in self.finalists), default=0)
+        if rounds == 0:
+            return self.incumbent()
+        for evaluation in self.finalists:
+            del evaluation.final[rounds:]  # an interrupted round: not equal evidence
+        self.finalists.sort(key=lambda e: e.final_value)
+        return self.finalists[0]
 
     def trial(self, config: dict, repeat: int) -> Trial:
         trial = self.log.lookup(config, repeat) if self.log else None
         if trial is None:
             trial = self._run(config, repeat)
         self.trials.append(trial)
-        self._say(trial)
+        if self.progress:
+            leader = self.incumbent() if not self.finalists else None
+            self.progress.trial(trial, self.stage, leader)
         return trial
 
     def _run(self, config: dict, repeat: int) -> Trial:
@@ -155,23 +210,17 @@ class Study:
         if self.log:
             self.log.append(trial)
 
-    def _say(self, trial: Trial) -> None:
-        if not self.verbose:
-            return
-        what = f"{trial.value:.6g}" if trial.status is TrialStatus.COMPLETE else trial.status.value
-        reason = f" ({trial.reason.splitlines()[0]})" if trial.reason else ""
-        resumed = " [from log]" if trial.resumed else ""
-        print(f"trial {trial.number}: {trial.config} -> {what}{reason}{resumed}", file=sys.stderr)
-
     def result(self) -> Result:
-        best = self.incumbent()
+        best = self.best()
+        judged_in_finals = best is not None and bool(best.final)
         return Result(
             best_config=best.config if best else None,
-            best_value=best.value if best else math.inf,
+            best_value=(best.final_value if judged_in_finals else best.value) if best else math.inf,
             trials=list(self.trials),
             evaluations=list(self.evaluations.values()),
             interrupted=self.interrupted,
-            best_spread=best.spread if best else {},
+            best_spread=(best.final_spread if judged_in_finals else best.spread) if best else {},
+            finalists=[e for e in self.finalists if e.final],
         )
 
 
@@ -201,7 +250,9 @@ def minimize(
     backend: str | Backend | None = None,
     python: str | None = None,
     env: Mapping[str, str] | None = None,
-    verbose: bool = False,
+    verbose: bool = True,
+    rounds: int | None = None,
+    unit: str = "",
 ) -> Result:
     """Minimise ``objective(config) -> float`` over ``space``, one child process per trial.
 
@@ -212,22 +263,27 @@ def minimize(
     imported, see `tuner.tf.check_knobs`). ``backend`` (a name or a `tuner.limits.Backend`)
     forces the limits backend, as in `tuner.run_in_child`. ``budget`` caps the number of
     distinct configurations, each measured ``repeats`` times (median decides); the
-    ``confirm`` best are measured at least three times at the end (0 turns that off). A trial
-    that raises, times out, crashes or is OOM-killed scores +inf and the search goes on. ``log``
+    ``confirm`` best are then re-measured in ``rounds`` interleaved rounds (three, or
+    ``repeats`` if more) and the best is the one with the lowest median there (``confirm=0``
+    skips that: the search's medians decide). A trial that raises, times out, crashes, is
+    OOM-killed or returns NaN or an infinity fails, scores +inf, and the search goes on. ``log``
     is a JSONL file written as trials finish; rerunning with it skips finished trials (and, with
     ``seed=None``, reuses the seed it recorded; a log written by another strategy is refused).
     ``log_key`` (JSON data) says what the objective measures (workload, sizes, limits...): a log
     written under another key is refused, naming what differs.
     What a limits backend does not enforce is warned about once (`tuner.limits.LimitsWarning`).
     Ctrl-C stops the search and returns what finished, with ``result.interrupted`` set.
+    Progress goes to stderr as trials end (``verbose=False`` silences it), values shown in
+    ``unit`` (``"s"`` scales seconds: 0.0732 s shows as 73.2 ms).
 
     >>> import tuner
     >>> r = tuner.minimize(lambda c: (c["x"] - 3) ** 2, {"x": tuner.Int(0, 10)})
     >>> r.best_config, r.best_value
     ({'x': 3}, 0.0)
     """
+    worker.check_not_loading_main()
     space = Space(space)
-    _check_counts(budget, repeats)
+    _check_counts(budget=budget, repeats=repeats, confirm=confirm, rounds=rounds)
     limits = Limits(cpus=cpus, memory=memory, cpuset=cpuset)
     mode = mode or default_mode(objective)
     base_env = {str(k): str(v) for k, v in (env or {}).items()}
@@ -249,7 +305,8 @@ def minimize(
         remeasure_incumbent=remeasure_incumbent,
         confirm=confirm,
         log=trial_log,
-        verbose=verbose,
+        rounds=rounds,
+        progress=Progress(unit) if verbose else None,
     )
     return study.run()
 
@@ -278,14 +335,18 @@ def _search_and_log(
 
 
 def default_mode(objective: Any) -> str:
-    """Spawn for a ``"module:function"`` objective, in Jupyter and on macOS; fork otherwise."""
-    unsafe_fork = sys.platform == "darwin" or "ipykernel" in sys.modules
-    return "spawn" if isinstance(objective, str) or unsafe_fork else "fork"
+    """Spawn for a ``"module:function"`` objective and on macOS (where forking a process that
+    runs system frameworks is unsafe); fork otherwise, in a Jupyter kernel too: the child runs
+    only the objective, prints through plain file descriptors and leaves with ``os._exit``,
+    never touching the kernel's sockets (`tuner.process.plain_std_streams`)."""
+    return "spawn" if isinstance(objective, str) or sys.platform == "darwin" else "fork"
 
 
-def _check_counts(budget: int | None, repeats: int) -> None:
-    for name, count in (("budget", budget), ("repeats", repeats)):
-        if count is None and name == "budget":
+def _check_counts(**counts: int | None) -> None:
+    """budget and rounds may be None (no cap, the default); confirm may be 0 (no finals)."""
+    for name, count in counts.items():
+        if count is None and name in ("budget", "rounds"):
             continue
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ValueError(f"{name} must be a positive integer, got {count!r}")
+        least = 0 if name == "confirm" else 1
+        if isinstance(count, bool) or not isinstance(count, int) or count < least:
+            raise ValueError(f"{name} must be an integer >= {least}, got {count!r}")

@@ -7,6 +7,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from tuner import worker
 from tuner.outcome import TrialOutcome, TrialStatus
 
 
@@ -34,6 +35,8 @@ class Trial:
         if status is TrialStatus.COMPLETE and outcome.value is None:
             status = TrialStatus.FAIL
             reason = f"the objective returned {outcome.payload!r}, not a number"
+        elif status is TrialStatus.COMPLETE and not math.isfinite(outcome.value):
+            status, reason = TrialStatus.FAIL, worker.not_finite(outcome.value)
         return cls(
             number=number,
             config=config,
@@ -66,24 +69,48 @@ class Trial:
 
 @dataclass
 class Evaluation:
-    """A configuration's measurements: the median decides, the spread is kept beside it."""
+    """A configuration's measurements: the median decides, the spread is kept beside it.
+
+    ``values`` are the search's measurements; ``final`` those of the finals, where the leading
+    configurations are re-measured in interleaved rounds, the same number of times each.
+    """
 
     config: dict
     values: list[float] = field(default_factory=list)
+    final: list[float] = field(default_factory=list)
 
     @property
     def value(self) -> float:
-        return statistics.median(self.values) if self.values else math.inf
+        return _median(self.values)
 
     @property
     def spread(self) -> dict[str, float]:
         """min, max and median absolute deviation of the finite values."""
-        finite = [v for v in self.values if math.isfinite(v)]
-        if not finite:
-            return {"min": math.inf, "max": math.inf, "mad": math.inf}
-        centre = statistics.median(finite)
-        mad = statistics.median(abs(v - centre) for v in finite)
-        return {"min": min(finite), "max": max(finite), "mad": mad}
+        return _spread(self.values)
+
+    @property
+    def final_value(self) -> float:
+        return _median(self.final)
+
+    @property
+    def final_spread(self) -> dict[str, float]:
+        return _spread(self.final)
 
     def as_dict(self) -> dict:
-        return {"config": self.config, "value": self.value, "values": self.values, **self.spread}
+        data = {"config": self.config, "value": self.value, "values": self.values, **self.spread}
+        if self.final:
+            data["final"] = {"value": self.final_value, "values": self.final, **self.final_spread}
+        return data
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else math.inf
+
+
+def _spread(values: list[float]) -> dict[str, float]:
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return {"min": math.inf, "max": math.inf, "mad": math.inf}
+    centre = statistics.median(finite)
+    mad = statistics.median(abs(v - centre) for v in finite)
+    return {"min": min(finite), "max": max(finite), "mad": mad}

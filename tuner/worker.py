@@ -8,6 +8,10 @@ Spawn entry point, ``python -m tuner.worker``: reads one task object from stdin:
     {"protocol": 1, "target": "package.module:function", "args": [...], "kwargs": {...},
      "env": {"OMP_NUM_THREADS": "2"}, "path": ["/extra/sys/path"]}
 
+(plus ``"main": "/path/script.py"`` when the target is in the parent's ``__main__`` script,
+loaded by path; or, for a function only the parent can see, ``"pickled"``: the function by
+value, which needs cloudpickle in the child's interpreter too)
+
 sets ``env`` *before* importing the target (so knobs read at library load take effect), calls
 the target, and writes one result line to stdout::
 
@@ -31,8 +35,10 @@ from importlib import import_module
 from typing import Any
 
 PROTOCOL = 1
+MAIN_SCRIPT = "__tuner_main__"  # the module name a spawn task's ``main`` script is loaded under
 
 _reported: list[float] = []
+_loading_main: list[str] = []  # the script being loaded, while its top level runs
 
 
 def report(value: float) -> None:
@@ -114,9 +120,51 @@ def checked(payload: Any) -> dict:
     except (TypeError, ValueError) as exc:
         return record("fail", reason=f"the trial returned data that is not JSON: {exc}")
     value = as_value(payload)
-    if value is not None and math.isnan(value):
-        return record("fail", payload=None, reason="the trial returned NaN")
+    if value is not None and not math.isfinite(value):
+        return record("fail", payload=None, reason=not_finite(value))
     return record("complete", payload=payload)
+
+
+def not_finite(value: float) -> str:
+    """Why a NaN or infinite objective value fails its trial: no such value can be ranked (-inf
+    would beat every measurement, NaN compares with nothing), so it is no measurement."""
+    shown = "NaN" if math.isnan(value) else repr(value)
+    return f"the objective returned {shown}, not a finite number, so the trial failed"
+
+
+def unpickled(data: str) -> Callable[..., Any]:
+    """A target sent by value (base64 of a cloudpickle): needs cloudpickle in this interpreter."""
+    import base64
+    import pickle
+
+    return pickle.loads(base64.b64decode(data))
+
+
+def load_main_script(path: str) -> None:
+    """Import the parent's ``__main__`` script by path, as `MAIN_SCRIPT` (so its ``if __name__ ==
+    "__main__":`` block does not run), with its folder on ``sys.path`` as when it ran."""
+    from importlib.util import module_from_spec, spec_from_file_location
+
+    spec = spec_from_file_location(MAIN_SCRIPT, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the script {path}")
+    module = sys.modules[MAIN_SCRIPT] = module_from_spec(spec)
+    sys.path.insert(0, os.path.dirname(path))
+    _loading_main[:] = [path]
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        _loading_main.clear()
+
+
+def check_not_loading_main() -> None:
+    """Refuse to start a search from a script's top level while a spawned trial loads it."""
+    if _loading_main:
+        raise RuntimeError(
+            f"{_loading_main[0]} starts the search at its top level, so a spawned trial that "
+            f"loads the script to find the objective would start it again: put the call under "
+            f'`if __name__ == "__main__":`'
+        )
 
 
 def run_task(task: dict) -> dict:
@@ -126,9 +174,12 @@ def run_task(task: dict) -> dict:
     os.environ.update({str(k): str(v) for k, v in (task.get("env") or {}).items()})
     sys.path[:0] = [p for p in task.get("path") or [] if p not in sys.path]
     try:
-        target = resolve(task["target"])
+        if task.get("main"):
+            load_main_script(task["main"])
+        target = unpickled(task["pickled"]) if task.get("pickled") else resolve(task["target"])
     except Exception as exc:
-        return record("fail", reason=f"cannot load target {task.get('target')!r}: {describe(exc)}")
+        what = repr(task["target"]) if task.get("target") else "the objective sent by value"
+        return record("fail", reason=f"cannot load target {what}: {describe(exc)}")
     return call(target, task.get("args") or [], task.get("kwargs") or {})
 
 

@@ -85,6 +85,7 @@ def record(max_threads: int, words: int, out: Path, log: Path) -> dict:
         space,
         strategy="grid",
         repeats=TRIALS_PER_POINT,
+        confirm=0,  # a recording of the whole grid: no finals, no winner to name
         timeout=300,
         log=str(log),
         verbose=True,
