@@ -251,3 +251,21 @@ def test_ctrl_c_in_a_parallel_run_kills_the_runs_in_flight_and_keeps_the_finishe
     kept = records(out)
     assert len(kept) == 2 and all(r.ok and "SLEEP0_" in r.label for r in kept.values())
     assert not list(Path("/sys/fs/cgroup").glob(f"*/**/tfopt-trial-{reply['pid']}-*"))
+
+
+def test_a_lab_killed_with_kill_9_leaves_no_worker_and_its_cgroup_is_removed_next_time(
+    lab_zygote, tmp_path
+):
+    slow = write_config(tmp_path / "slow.json", cpus=1, env={"CHEAP_WORKLOAD_SLEEP": "60"})
+    killed = run_lab(lab_zygote, tmp_path, slow, tmp_path / "a", signal=signal.SIGKILL, after=4.0)
+    assert killed["sent"], killed["log"]
+    left = list(Path("/sys/fs/cgroup").glob(f"*/**/tfopt-trial-{killed['pid']}-*"))
+    assert left, "the run should have been confined by a trial cgroup (cpus=1)"
+    for _ in range(500):  # the worker dies with its lab (parent-death signal)
+        if not any((path / "cgroup.procs").read_text().split() for path in left):
+            break
+        time.sleep(0.01)
+    assert not any((path / "cgroup.procs").read_text().split() for path in left)
+    quick = write_config(tmp_path / "quick.json", cpus=1)
+    assert run_lab(lab_zygote, tmp_path, quick, tmp_path / "b")["exit"] == 0
+    assert not [path for path in left if path.exists()]  # removed by the next lab

@@ -228,6 +228,10 @@ def check_fork_safe() -> None:
 #: pid -> the trial waiting for it, in whichever thread: what `stop_all_children` kills.
 _LIVE: dict[int, _ChildTrial] = {}
 _PR_SET_PDEATHSIG = 1
+try:  # resolved here, not in the child: dlopen after fork can deadlock on the loader's lock
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: no parent-death signal
+    _PRCTL = None
 _STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 
 
@@ -263,8 +267,8 @@ def _as_trial_child() -> None:
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, signal.SIG_DFL)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-    with contextlib.suppress(OSError, AttributeError):  # not Linux: no parent-death signal
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class _ChildTrial:

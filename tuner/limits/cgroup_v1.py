@@ -21,21 +21,15 @@ class CgroupV1Confinement(Confinement):
     def __init__(self, limits: Limits, root: Path) -> None:
         super().__init__(backend=CgroupV1Backend.name, limits=limits)
         self.dirs: dict[str, Path] = {}
-        name = cgroupfs.trial_name()
         try:
             for limit, controller in CONTROLLER_OF.items():
                 if limits.as_dict()[limit] is not None:
-                    self.dirs[controller] = self._make(controller, root, name)
+                    parent = cgroupfs.v1_dir(controller, root)
+                    self.dirs[controller] = cgroupfs.make_trial_dir(parent)
             self._configure()
         except OSError:
             self.close()
             raise
-
-    @staticmethod
-    def _make(controller: str, root: Path, name: str) -> Path:
-        directory = cgroupfs.v1_dir(controller, root) / name
-        directory.mkdir()
-        return directory
 
     def _configure(self) -> None:
         limits = self.limits

@@ -20,8 +20,7 @@ from tuner.limits.cgroupfs import CONTROLLER_OF, PERIOD_US
 class CgroupV2Confinement(Confinement):
     def __init__(self, limits: Limits, parent: Path) -> None:
         super().__init__(backend=CgroupV2Backend.name, limits=limits)
-        self.dir = parent / cgroupfs.trial_name()
-        self.dir.mkdir()
+        self.dir = cgroupfs.make_trial_dir(parent)
         try:
             self._configure()
         except OSError:

@@ -13,6 +13,7 @@ ROOT = Path("/sys/fs/cgroup")
 PERIOD_US = 100_000  # the CFS period docker run --cpus uses; the quota is cpus x this
 CONTROLLER_OF = {"cpus": "cpu", "memory": "memory", "cpuset": "cpuset"}  # limit -> controller
 _trial_counter = itertools.count()
+TRIAL_PREFIX = "tfopt-trial-"
 
 
 def own_paths(proc_file: str = "/proc/self/cgroup") -> dict[str, str]:
@@ -112,6 +113,33 @@ def remove(directory: Path, attempts: int = 50) -> None:
         directory.rmdir()
 
 
+def make_trial_dir(parent: Path) -> Path:
+    """A new trial cgroup under ``parent``, after removing those a killed process left there."""
+    remove_orphans(parent)
+    directory = parent / trial_name()
+    directory.mkdir()
+    return directory
+
+
+def remove_orphans(parent: Path) -> None:
+    """Remove trial cgroups whose owner is gone: a process killed with ``kill -9`` cannot remove
+    its own. Whatever they still hold is killed first."""
+    for directory in parent.glob(f"{TRIAL_PREFIX}*"):
+        owner = directory.name.removeprefix(TRIAL_PREFIX).split("-")[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            remove(directory)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def trial_name() -> str:
     """A cgroup name unique to this process and trial."""
-    return f"tfopt-trial-{os.getpid()}-{next(_trial_counter)}"
+    return f"{TRIAL_PREFIX}{os.getpid()}-{next(_trial_counter)}"

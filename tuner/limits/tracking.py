@@ -17,10 +17,9 @@ from tuner.limits.base import Confinement, NoConfinement
 class TrackingConfinement(NoConfinement):
     """No limits; one cgroup holding the trial's processes, killed and removed with it."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, parent: Path) -> None:
         super().__init__()
-        directory.mkdir()
-        self.dir = directory
+        self.dir = cgroupfs.make_trial_dir(parent)
 
     def enter_child(self) -> None:
         with contextlib.suppress(OSError):  # tracking is best effort: the trial runs regardless
@@ -40,5 +39,5 @@ def tracking_confinement(root: Path = cgroupfs.ROOT) -> Confinement:
         if parent is None or not os.access(parent, os.W_OK):
             continue
         with contextlib.suppress(OSError):
-            return TrackingConfinement(parent / cgroupfs.trial_name())
+            return TrackingConfinement(parent)
     return NoConfinement()
