@@ -7,7 +7,6 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from ._checkpoint import load_weights
 from ._inputs import chunks, iter_words, predict_in_batches
 
 MODES = ("eager", "graph", "xla", "tflite")
@@ -64,7 +63,7 @@ class Model:
     def _decode(self):
         from . import _tf_decoder
 
-        return _tf_decoder.in_mode(self.mode, _tf_decoder.Decoder(load_weights()))
+        return _tf_decoder.model_in_mode(self.mode)
 
 
 @functools.cache
