@@ -96,6 +96,23 @@ def test_words_of_up_to_32_characters_are_accepted():
         g2p.predict(longest + "l")
 
 
+def test_the_default_is_the_tflite_mode():
+    """TFLite is the fastest mode at every call size (`python -m g2p.bench`)."""
+    from g2p._tflite import TFLiteDecoder
+
+    assert g2p.Model().mode == g2p.DEFAULT_MODE == "tflite"
+    assert g2p.predict("aardvark") == [["AA1", "R", "D", "V", "AA2", "R", "K"]]
+    assert isinstance(g2p._model.default_model(g2p.DEFAULT_MODE)._decode, TFLiteDecoder)
+
+
+@pytest.mark.parametrize("mode", g2p.MODES)
+def test_without_the_length_limit_long_words_match_g2p_en(mode):
+    """The text pipeline's path: g2p_en encodes a word of any length (20 phonemes at most)."""
+    words = ["cat", "a" + "b" * 40, "supercalifragilisticexpialidociousness", "q" * 70]
+    got = list(g2p.Model(mode=mode).iter_predict(words, max_length=None))
+    assert got == [shipped_g2p_en().predict(word) for word in words]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
