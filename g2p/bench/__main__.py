@@ -73,6 +73,7 @@ def metadata(core: int) -> dict:
         "cpu": cpu,
         "core": core,
         "clock": "process CPU time (time.process_time)",
+        "nice": os.getpriority(os.PRIO_PROCESS, 0),  # the workers inherit it
         "python": platform.python_version(),
         "kernel": platform.release(),
         "versions": {name: _version(name) for name in packages},
