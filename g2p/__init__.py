@@ -9,8 +9,8 @@
 Importing this package imports no TensorFlow: it is loaded when a model first runs.
 """
 
-from ._model import MODES, Model, predict
+from ._model import DEFAULT_MODE, MODES, Model, predict
 from ._sample import sample_words
 from ._text import G2p, g2p
 
-__all__ = ["MODES", "G2p", "Model", "g2p", "predict", "sample_words"]
+__all__ = ["DEFAULT_MODE", "MODES", "G2p", "Model", "g2p", "predict", "sample_words"]

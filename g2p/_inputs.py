@@ -19,16 +19,18 @@ pronounced in full; CMUdict's longest alphabetic entry has 28 letters."""
 
 # Encoder steps (letters + `</s>`) are padded up to one of these, so compiled graphs see few shapes.
 STEP_BUCKETS = (4, 6, 8, 10, 12, 14, 16, 20, 24, 28, MAX_WORD_LENGTH + 1)
+LONG_STEP_MULTIPLE = 16
+"""Longer words (only the text pipeline passes them) are padded to a multiple of this."""
 
 _GRAPHEME_IDS = {g: i for i, g in enumerate(GRAPHEMES)}
 
 
-def check_word(word: object, index: int) -> str:
+def check_word(word: object, index: int, max_length: int | None = MAX_WORD_LENGTH) -> str:
     if not isinstance(word, str):
         raise TypeError(f"words[{index}] is a {type(word).__name__}, expected str")
     if not word:
         raise ValueError(f"words[{index}] is an empty string")
-    if len(word) > MAX_WORD_LENGTH:
+    if max_length is not None and len(word) > max_length:
         raise ValueError(
             f"words[{index}] has {len(word)} characters; the model decodes at most "
             f"{MAX_DECODE_STEPS} phonemes, so words are limited to {MAX_WORD_LENGTH} characters"
@@ -36,13 +38,15 @@ def check_word(word: object, index: int) -> str:
     return word
 
 
-def iter_words(words: str | Iterable[str]) -> Iterator[str]:
+def iter_words(
+    words: str | Iterable[str], max_length: int | None = MAX_WORD_LENGTH
+) -> Iterator[str]:
     """The checked words of a str or an iterable of str, read lazily."""
     if isinstance(words, str):
         words = [words]
     elif words is None or not isinstance(words, Iterable):
         raise TypeError(f"words must be a str or an iterable of str, not {type(words).__name__}")
-    return (check_word(word, index) for index, word in enumerate(words))
+    return (check_word(word, index, max_length) for index, word in enumerate(words))
 
 
 def chunks(words: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -59,6 +63,8 @@ def plan_batches(words: list[str], batch_size: int, bucket: bool) -> list[list[i
 
 
 def padded_steps(steps: int) -> int:
+    if steps > STEP_BUCKETS[-1]:
+        return -(-steps // LONG_STEP_MULTIPLE) * LONG_STEP_MULTIPLE
     return next(bucket for bucket in STEP_BUCKETS if bucket >= steps)
 
 

@@ -7,12 +7,17 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
-from ._checkpoint import load_weights
-from ._inputs import chunks, iter_words, predict_in_batches
+from ._inputs import MAX_WORD_LENGTH, chunks, iter_words, predict_in_batches
 
 MODES = ("eager", "graph", "xla", "tflite")
 """eager: op by op from Python; graph: one `tf.function`; xla: the same, compiled by XLA;
 tflite: the same graph converted to TensorFlow Lite (float32), whose calls cost far less."""
+
+DEFAULT_MODE = "tflite"
+"""The fastest mode at every call size measured by `python -m g2p.bench` on one core: a call
+costs microseconds where a TensorFlow call costs ~0.1 ms (single words), and its XNNPACK kernels
+with the shrinking decoder beat graph and XLA on whole batches too. It is converted (~1 s) on the
+first prediction."""
 
 
 def check_mode(mode: str) -> None:
@@ -34,7 +39,7 @@ class Model:
     [['AA1', 'R', 'D', 'V', 'AA2', 'R', 'K']]
     """
 
-    def __init__(self, mode: str = "graph", batch_size: int = 256, bucket: bool = True):
+    def __init__(self, mode: str = DEFAULT_MODE, batch_size: int = 256, bucket: bool = True):
         check_mode(mode)
         if not isinstance(batch_size, int) or isinstance(batch_size, bool):
             raise TypeError(f"batch_size must be an int, not {type(batch_size).__name__}")
@@ -51,9 +56,16 @@ class Model:
         """Phonemes of each word, in input order."""
         return list(self.iter_predict(words))
 
-    def iter_predict(self, words: str | Iterable[str]) -> Iterator[list[str]]:
-        """Phonemes of each word, yielded in input order while the input is still being read."""
-        for chunk in chunks(iter_words(words), STREAM_CHUNK):
+    def iter_predict(
+        self, words: str | Iterable[str], *, max_length: int | None = MAX_WORD_LENGTH
+    ) -> Iterator[list[str]]:
+        """Phonemes of each word, yielded in input order while the input is still being read.
+
+        `max_length=None` lifts the length limit as g2p_en has none: the whole word is encoded
+        and the pronunciation stops at the decoder's 20 phonemes, so a longer word's is cut short
+        (the text pipeline does this; XLA compiles one more program per 16 extra letters).
+        """
+        for chunk in chunks(iter_words(words, max_length), STREAM_CHUNK):
             yield from predict_in_batches(chunk, self.batch_size, self.bucket, self.predict_ids)
 
     def predict_ids(self, ids: np.ndarray) -> np.ndarray:
@@ -64,7 +76,7 @@ class Model:
     def _decode(self):
         from . import _tf_decoder
 
-        return _tf_decoder.in_mode(self.mode, _tf_decoder.Decoder(load_weights()))
+        return _tf_decoder.model_in_mode(self.mode)
 
 
 @functools.cache
@@ -72,8 +84,9 @@ def default_model(mode: str) -> Model:
     return Model(mode=mode)
 
 
-def predict(words: str | Iterable[str], *, mode: str = "graph") -> list[list[str]]:
-    """Phonemes of each word, by the neural model alone (no dictionary lookup).
+def predict(words: str | Iterable[str], *, mode: str = DEFAULT_MODE) -> list[list[str]]:
+    """Phonemes of each word, by the neural model alone (no dictionary lookup), by default in
+    the fastest mode (see `DEFAULT_MODE`).
 
     >>> predict("aardvark")
     [['AA1', 'R', 'D', 'V', 'AA2', 'R', 'K']]

@@ -19,7 +19,6 @@ from collections.abc import Callable
 from types import ModuleType
 
 from ._checkpoint import g2p_en_dir
-from ._inputs import MAX_WORD_LENGTH
 from ._model import Model
 
 Tagger = Callable[[list[str]], list[tuple[str, str]]]
@@ -61,9 +60,27 @@ def _tokenize() -> Callable[[str], list[str]]:
     return TweetTokenizer().tokenize
 
 
+def spell_numbers(text: str) -> str:
+    """g2p_en's number spelling. Its inflect spells numbers of up to 36 digits and raises a bare
+    `NumOutOfRangeError` beyond (so g2p_en fails on them too): that is a `ValueError` here, naming
+    the number."""
+    import inflect
+
+    try:
+        return _g2p_en_expand().normalize_numbers(text)
+    except inflect.NumOutOfRangeError:
+        number = max(re.findall(r"[0-9][0-9,]*", text), key=len)
+        digits = number.replace(",", "")
+        shown = number if len(number) <= 24 else f"{number[:10]}...{number[-10:]}"
+        raise ValueError(
+            f"the number {shown} ({len(digits)} digits) is too large to spell out: numbers are "
+            f"spelled up to {3 * len(inflect.mill)} digits, as in g2p_en"
+        ) from None
+
+
 def normalize(text: str) -> str:
     """Numbers spelled out, accents stripped, lowercased, only a-z, space and ' . , ? ! - kept."""
-    text = _g2p_en_expand().normalize_numbers(text)
+    text = spell_numbers(text)
     text = "".join(
         char for char in unicodedata.normalize("NFD", text) if unicodedata.category(char) != "Mn"
     )
@@ -104,14 +121,15 @@ class G2p:
             return pron1 if pos.startswith(pos1) else pron2
         if word in _cmu():
             return _cmu()[word][0]
-        if len(word) > MAX_WORD_LENGTH:
-            raise ValueError(f"{word!r} is longer than the model's {MAX_WORD_LENGTH} characters")
         return word
 
     def _predict_missing(self, prons: list[list[str] | str]) -> None:
-        """Replace out-of-vocabulary words by the model's prediction, in one batched call."""
+        """Replace out-of-vocabulary words by the model's prediction, in one batched call. Words
+        of any length, as in g2p_en: one longer than `predict`'s 32 letters is encoded whole and
+        its pronunciation stops at the decoder's 20 phonemes."""
         missing = [i for i, pron in enumerate(prons) if isinstance(pron, str)]
-        for i, pron in zip(missing, self.model.predict([prons[i] for i in missing]), strict=True):
+        predicted = self.model.iter_predict([prons[i] for i in missing], max_length=None)
+        for i, pron in zip(missing, predicted, strict=True):
             prons[i] = pron
 
 
@@ -121,5 +139,8 @@ def default_g2p() -> G2p:
 
 
 def g2p(text: str) -> list[str]:
-    """`G2p()(text)` with a shared default pipeline (graph mode)."""
+    """`G2p()(text)` with a shared default pipeline (the default mode, `g2p.DEFAULT_MODE`).
+
+    A number longer than 36 digits is a `ValueError` (g2p_en fails on it too); an unknown word
+    of any length gets the model's pronunciation, as in g2p_en (cut short after 20 phonemes)."""
     return default_g2p()(text)

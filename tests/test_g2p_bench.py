@@ -21,9 +21,9 @@ def words() -> list[str]:
     return g2p.sample_words(300, seed=11) + ["activationist", "zyxqwv", "o'brien"]
 
 
-@pytest.mark.parametrize("name", ["g2p_en-numpy", "numpy-batched", "onnxruntime"])
+@pytest.mark.parametrize("name", ["g2p_en-numpy", "numpy-batched", "onnxruntime", "g2p-default"])
 @pytest.mark.parametrize("batch_size", [1, 64])
-def test_non_tensorflow_contenders_match_g2p_en(name, batch_size, words):
+def test_contenders_other_than_the_modes_match_g2p_en(name, batch_size, words):
     reference = shipped_g2p_en()
     assert load(name, batch_size)(words) == [reference.predict(w) for w in words]
 
@@ -41,13 +41,16 @@ def test_flops_follow_the_issues_definition():
     assert flops.steps("a" * 30, ["AH0"] * 20) == (31, 20)  # the decoder stops at 20
 
 
-def test_step_efficiency_counts_the_steps_batching_throws_away():
-    words, phonemes = ["a", "abcd", "xyz"], [["AH0"], ["AE1", "B"], ["Z"]]
-    assert report.step_efficiency(words, phonemes, 1) == 1.0
-    # Sorted by length: [a, xyz] then [abcd]. Useful: (2+2) + (4+2) + (5+3) = 18 steps.
-    # Executed: 2 rows x (4 + 2), a's row waiting for xyz, then 1 row x (5 + 3) = 20.
-    assert report.step_efficiency(words, phonemes, 2) == pytest.approx(18 / 20)
-    assert report.step_efficiency(words * 3, phonemes * 3, 8) < 1  # short words wait for long
+@pytest.mark.parametrize("shrink", [True, False])
+def test_step_efficiency_counts_the_steps_batching_throws_away(shrink):
+    words, phonemes = ["a", "abcd", "xyz"], [["AH0"], ["AE1", "B"], ["Z", "IY1"]]
+    assert report.step_efficiency(words, phonemes, 1, shrink) == 1.0
+    # Sorted by length: [a, xyz] then [abcd]. Useful: (2+2) + (4+3) + (5+3) = 19 steps.
+    # Executed: the encoder runs 2 rows x 4 steps (a's row waits for xyz), then 1 row x 5; the
+    # masked decoder 2 x 3 (a's row again) then 3, the shrinking one only each word's own steps.
+    executed = 2 * 4 + 5 + (2 + 3 + 3 if shrink else 2 * 3 + 3)
+    assert report.step_efficiency(words, phonemes, 2, shrink) == pytest.approx(19 / executed)
+    assert report.step_efficiency(words * 3, phonemes * 3, 8, shrink) < 1  # padding rows
 
 
 def _contender(words_per_s: dict[int, float], p50_ms: float) -> dict:
@@ -63,6 +66,7 @@ def test_targets_compare_the_best_tensorflow_mode_within_the_run():
         "numpy-batched": _contender({1: 900, 256: 4000}, 1.1),
         "tf-graph": _contender({1: 900, 32: 7000, 256: 6500}, 1.2),
         "tf-xla": _contender({1: 2000, 256: 5000}, 0.4),
+        "g2p-default": _contender({1: 1900, 32: 6000}, 0.45),
     }
     summary = report.targets(contenders, roofline_words_per_s=8000)
     assert (summary["batch_contender"], summary["batch_size"]) == ("tf-graph", 32)
@@ -71,7 +75,11 @@ def test_targets_compare_the_best_tensorflow_mode_within_the_run():
     assert summary["ratios"]["batch_roofline_fraction"] == pytest.approx(0.875)
     assert summary["latency_contender"] == "tf-xla"
     assert summary["ratios"]["single_word_p50_vs_g2p_en"] == pytest.approx(0.4)
+    assert summary["ratios"]["default_batch_vs_g2p_en"] == pytest.approx(6.0)
+    assert summary["ratios"]["default_single_word_p50_vs_g2p_en"] == pytest.approx(0.45)
     assert all(summary["met"].values())
+    contenders["g2p-default"]["throughput"]["32"]["words_per_s"]["median"] = 4000
+    assert not report.targets(contenders, 8000)["met"]["default_batch_vs_g2p_en"]
     contenders["tf-xla"]["latency"]["ms"]["median"] = 0.6
     assert not report.targets(contenders, 8000)["met"]["single_word_p50_vs_g2p_en"]
 
@@ -89,16 +97,20 @@ def test_quick_benchmark_writes_json_and_png(tmp_path):
         "--contenders",
         "numpy-batched",
         "tf-xla",
+        "g2p-default",
     ]
     done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     record = json.loads(out.read_text())
-    assert list(record["contenders"]) == ["g2p_en-numpy", "numpy-batched", "tf-xla"]
+    assert list(record["contenders"]) == ["g2p_en-numpy", "numpy-batched", "tf-xla", "g2p-default"]
+    assert len(record["loadavg"]["start"]) == len(record["loadavg"]["end"]) == 3
     for name, result in record["contenders"].items():
         assert "errors" not in result, (name, result)
         assert set(result["throughput"]) == {"1", "32", "256", "1024"}
         assert result["mismatches"] == 0
         assert 0 < result["latency"]["ms"]["median"] <= result["latency"]["ms"]["p95"]
-    assert record["flops"]["flops_per_word"] > record["flops"]["flops_per_word_with_input_tables"]
+    flops_per_word = record["flops"]["flops_per_word_with_input_tables"]
+    assert record["flops"]["flops_per_word"] > flops_per_word
+    assert record["flops"]["roofline_words_per_s"] == record["flops"]["peak_flops"] / flops_per_word
     assert set(record["summary"]["met"]) == set(report.TARGETS)
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

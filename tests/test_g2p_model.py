@@ -96,6 +96,23 @@ def test_words_of_up_to_32_characters_are_accepted():
         g2p.predict(longest + "l")
 
 
+def test_the_default_is_the_tflite_mode():
+    """TFLite is the fastest mode at every call size (`python -m g2p.bench`)."""
+    from g2p._tflite import TFLiteDecoder
+
+    assert g2p.Model().mode == g2p.DEFAULT_MODE == "tflite"
+    assert g2p.predict("aardvark") == [["AA1", "R", "D", "V", "AA2", "R", "K"]]
+    assert isinstance(g2p._model.default_model(g2p.DEFAULT_MODE)._decode, TFLiteDecoder)
+
+
+@pytest.mark.parametrize("mode", g2p.MODES)
+def test_without_the_length_limit_long_words_match_g2p_en(mode):
+    """The text pipeline's path: g2p_en encodes a word of any length (20 phonemes at most)."""
+    words = ["cat", "a" + "b" * 40, "supercalifragilisticexpialidociousness", "q" * 70]
+    got = list(g2p.Model(mode=mode).iter_predict(words, max_length=None))
+    assert got == [shipped_g2p_en().predict(word) for word in words]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "error", "message"),
     [
@@ -131,7 +148,7 @@ def test_graph_modes_trace_once_for_every_length_and_batch_size(mode):
     from g2p import _tf_decoder
 
     words = [("abcdefghijklmnopqrstuvwxyz" * 2)[:length] for length in range(1, 33)]
-    decoder = _tf_decoder.Decoder(_checkpoint.load_weights())
+    decoder = _tf_decoder.Decoder(_checkpoint.load_weights(), shrink=mode != "xla")
     predict = _tf_decoder.in_mode(mode, decoder)
     by_size = {size: _inputs.predict_in_batches(words, size, True, predict) for size in (1, 3, 32)}
     calls = sum(len(_inputs.plan_batches(words, size, True)) for size in by_size)
@@ -139,27 +156,50 @@ def test_graph_modes_trace_once_for_every_length_and_batch_size(mode):
     assert by_size[1] == by_size[3] == by_size[32]
 
 
-@pytest.mark.parametrize("mode", ["eager", "graph", "xla"])
-def test_encoder_and_decoder_stop_early_without_changing_a_token(mode):
+def _run_in_tflite(graph, ids: np.ndarray) -> list[np.ndarray]:
+    """A graph's outputs, run by the TFLite interpreter as `g2p._tflite` converts it."""
+    import tensorflow as tf
+    from g2p import _tflite
+
+    interpreter = tf.lite.Interpreter(model_content=_tflite.flatbuffer(graph))
+    interpreter.resize_tensor_input(interpreter.get_input_details()[0]["index"], ids.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], ids)
+    interpreter.invoke()
+    outputs = sorted(interpreter.get_output_details(), key=lambda detail: detail["name"])
+    return [interpreter.get_tensor(detail["index"]) for detail in outputs]
+
+
+@pytest.mark.parametrize(
+    ("mode", "shrink"), [("eager", True), ("graph", True), ("tflite", True), ("xla", False)]
+)
+def test_encoder_and_decoder_stop_early_without_changing_a_token(mode, shrink):
     """The encoder runs the longest word's steps (not the padded width), the decoder stops once
-    every row has emitted `</s>`, far short of its 20 steps."""
+    every row has emitted `</s>`, far short of its 20 steps; where it shrinks (every mode but XLA,
+    whose shapes are static) it computes each word's row only until that word's `</s>`."""
     import tensorflow as tf
     from g2p import _tf_decoder
 
-    words = ["a", "at", "cat"]
+    words = ["a", "at", "cat", "a"]
     expected = [shipped_g2p_en().predict(word) for word in words]
-    decoder = _tf_decoder.Decoder(_checkpoint.load_weights())
-    ids = _inputs.encode(words, 32)  # one all-zero padding row, 4 time steps
+    decoder = _tf_decoder.Decoder(_checkpoint.load_weights(), shrink=shrink)
+    ids = _inputs.encode(words, 32)  # four padding rows (eight in all), 4 time steps
     wide = np.pad(ids, [(0, 0), (0, _inputs.MAX_WORD_LENGTH + 1 - ids.shape[1])])
     run = decoder.decode_counting_steps
-    if mode != "eager":
-        run = _tf_decoder.compile_graph(run, jit_compile=mode == "xla")
-    phonemes, encoder_steps, decoder_steps = (t.numpy() for t in run(tf.constant(wide)))
+    if mode == "tflite":
+        outputs = _run_in_tflite(_tf_decoder.compile_graph(run), wide)
+    else:
+        if mode != "eager":
+            run = _tf_decoder.compile_graph(run, jit_compile=mode == "xla")
+        outputs = [t.numpy() for t in run(tf.constant(wide))]
+    phonemes, encoder_steps, decoder_steps, decoder_rows = outputs
     assert [_inputs.to_phonemes(row) for row in phonemes[: len(words)]] == expected
     assert np.array_equal(phonemes, _tf_decoder.in_mode(mode, decoder)(ids))
     assert encoder_steps == len("cat") + 1
     assert decoder_steps == max(len(p) for p in expected) + 1  # "cat": K AE1 T, then </s>
     assert decoder_steps < _checkpoint.MAX_DECODE_STEPS / 4
+    useful = sum(len(p) + 1 for p in expected)  # each word's phonemes and its </s>
+    assert decoder_rows == (useful if shrink else decoder_steps * len(ids))
 
 
 def test_importing_and_building_leave_tensorflow_thread_pools_to_the_caller():

@@ -60,5 +60,25 @@ def test_bad_text_gets_a_clear_error():
         g2p.g2p(None)
     with pytest.raises(TypeError, match="text must be a str"):
         g2p.G2p()(["a", "list"])
-    with pytest.raises(ValueError, match="longer than the model's 32 characters"):
-        g2p.g2p("a" + "b" * 40)
+
+
+def test_unknown_words_longer_than_predicts_limit_are_pronounced_as_g2p_en_does(
+    shipped, monkeypatch
+):
+    """g2p_en has no length limit: it encodes the whole word and stops after 20 phonemes."""
+    monkeypatch.setattr(shipped_module(), "pos_tag", tag_all(""))
+    text = "a" + "b" * 40 + " and supercalifragilisticexpialidociousness" + "x" * 300
+    expected = shipped(text)
+    assert g2p.g2p(text) == expected
+    assert expected.count(" ") == 2 and len(expected) > 20  # three words, the last cut short
+    with pytest.raises(ValueError, match="limited to 32 characters"):
+        g2p.predict("a" + "b" * 40)  # the model's own entry point keeps its limit
+
+
+@pytest.mark.parametrize("text", ["9" * 400, "costs $" + "1" * 37, "the " + "9" * 40 + "th"])
+def test_numbers_too_large_to_spell_get_a_clear_error(text):
+    """g2p_en raises inflect's NumOutOfRangeError with an empty message on these."""
+    digits = sum(char.isdigit() for char in text)
+    with pytest.raises(ValueError, match=rf"\({digits} digits\) is too large to spell out"):
+        g2p.g2p(text)
+    assert g2p.g2p("9" * 36)  # the largest inflect spells

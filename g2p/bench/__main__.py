@@ -25,7 +25,7 @@ from .contenders import CONTENDERS, REFERENCE, TF_CONTENDERS
 from .plot import plot
 from .worker import single_thread_environment
 
-SCHEMA = 1
+SCHEMA = 2
 BATCH_SIZES = (1, 32, 256, 1024)
 FULL = {"passes": 2, "sample": 1024, "single_word_calls": 128, "gemm_size": 1024, "timeout": 600}
 QUICK = {"passes": 1, "sample": 256, "single_word_calls": 32, "gemm_size": 512, "timeout": 120}
@@ -72,6 +72,8 @@ def metadata(core: int) -> dict:
     return {
         "cpu": cpu,
         "core": core,
+        "clock": "process CPU time (time.process_time)",
+        "nice": os.getpriority(os.PRIO_PROCESS, 0),  # the workers inherit it
         "python": platform.python_version(),
         "kernel": platform.release(),
         "versions": {name: _version(name) for name in packages},
@@ -187,6 +189,9 @@ def main(argv: list[str] | None = None) -> int:
             "words": sample_words(settings["sample"]),
         },
         "contenders": {},
+        # Other work on the machine: 1, 5 and 15-minute load averages (the workers' core is
+        # pinned, but its other threads, caches and memory bandwidth are shared).
+        "loadavg": {"start": os.getloadavg()},
     }
     print("measuring the GEMM peak ...", file=sys.stderr, flush=True)
     record["peak"] = run_worker(
@@ -202,6 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     measure_contenders(record, args, settings)
     if not args.quick:
         measure_anatomy(record, args, settings)
+    record["loadavg"]["end"] = os.getloadavg()
     summarize(record)
     write(record, args.out)
     plot(args.out, args.out.with_suffix(".png"))

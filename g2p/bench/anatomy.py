@@ -4,7 +4,6 @@ single words separates the fixed cost from the per-step cost."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -13,6 +12,7 @@ from g2p import Model
 from g2p._inputs import encode
 
 from .flops import steps
+from .measure import clock
 
 REPEATS = 5
 
@@ -21,9 +21,9 @@ def _best_seconds(run: Callable[[], object]) -> float:
     """The fastest of a few calls: other processes only ever add time."""
     times = []
     for _ in range(REPEATS):
-        start = time.perf_counter()
+        start = clock()
         run()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return min(times)
 
 

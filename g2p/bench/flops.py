@@ -48,12 +48,13 @@ def tensorflow_gemm_flops(size: int, seconds: float) -> dict[str, float]:
 
 
 def _rates(run, flops: int, seconds: float) -> dict[str, float]:
-    """Median and best FLOP/s over repeated runs. The roofline uses the best: a peak is what
-    the core can do, and contenders are held to it with their median, so noise never helps them."""
+    """Median and best FLOP/s over repeated runs (CPU time, as the contenders are timed). The
+    roofline uses the best: a peak is what the core can do, and contenders are held to it with
+    their median, so noise never helps them."""
     run()
-    rates, deadline = [], time.perf_counter() + seconds
-    while time.perf_counter() < deadline:
-        start = time.perf_counter()
+    rates, deadline = [], time.process_time() + seconds
+    while time.process_time() < deadline:
+        start = time.process_time()
         run()
-        rates.append(flops / (time.perf_counter() - start))
+        rates.append(flops / (time.process_time() - start))
     return {"median": statistics.median(rates), "best": max(rates)}

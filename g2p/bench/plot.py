@@ -32,7 +32,10 @@ def _throughput_panel(axes, contenders: dict, flops: dict) -> None:
         axes.bar(xs, [r.get("median", 0) for r in rates], width, label=name)
     if "roofline_words_per_s" in flops:
         axes.axhline(
-            flops["roofline_words_per_s"], color="k", linestyle="--", label="GEMM roofline"
+            flops["roofline_words_per_s"],
+            color="k",
+            linestyle="--",
+            label="GEMM roofline (executed FLOPs)",
         )
     axes.set_xticks([x + width * (len(contenders) - 1) / 2 for x in range(len(sizes))])
     axes.set_xticklabels([f"batch {s}" for s in sizes])

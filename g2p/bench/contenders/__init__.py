@@ -18,11 +18,14 @@ TF_CONTENDERS = {f"tf-{mode}": mode for mode in MODES}
 # name -> (module in this package, keyword options of its `load`)
 CONTENDERS: dict[str, tuple[str, dict[str, str]]] = {
     "g2p_en-numpy": ("g2p_en_numpy", {}),
+    "g2p-default": ("default", {}),
     "numpy-batched": ("numpy_batched", {}),
     "onnxruntime": ("onnxruntime", {}),
     **{name: ("tensorflow", {"mode": mode}) for name, mode in TF_CONTENDERS.items()},
 }
 REFERENCE = "g2p_en-numpy"
+DEFAULT = "g2p-default"
+"""`g2p.predict` with its defaults: what a user gets without choosing a mode."""
 
 
 def load(name: str, batch_size: int) -> Predictor:
