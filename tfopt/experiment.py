@@ -9,6 +9,7 @@ from .devices import visible_gpus
 from .environment import record_environment
 from .export import export_all
 from .jobs import Job, jobs_for
+from .journey import run_journey
 from .matrix import LiveConfig, expand, varying_keys
 from .progress import Progress
 from .runner import RUNS, Runner, load_records
@@ -33,6 +34,8 @@ def run_experiment(
     config_path: Path, out: Path, progress: Progress, extra_variants: dict[str, Variant]
 ) -> dict:
     live = LiveConfig(config_path)
+    if live.config["journey"]:
+        return run_journey(live.config, out, progress, extra_variants)
     parallel, gpus = live.config["parallel"], visible_gpus()
     runner = Runner(out, variants_of(live.config, extra_variants), progress, parallel, gpus)
     if parallel and gpus:
