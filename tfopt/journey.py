@@ -85,8 +85,7 @@ def run_journey(config: dict, out: Path, progress: Progress,
     first = next(iter(configs))
     alpha, threshold = config["alpha"], config["threshold"]
     comparisons = [
-        versus(f"{name} vs {against}", f"{against}_vs_{name}", entries[against], entries[name],
-               alpha, threshold)
+        versus(name, f"{against}_vs_{name}", entries[against], entries[name], alpha, threshold)
         for point in config["journey"][1:]
         for name in [point["name"]]
         for against in dict.fromkeys([first, point.get("against") or first])
@@ -110,11 +109,11 @@ def run_journey(config: dict, out: Path, progress: Progress,
 def journey_rows(points: list[dict], comparisons: list[dict]) -> list[dict]:
     """One row per point: its published figure and ours, each against the first point."""
     first = points[0]["name"]
-    ours = {item["label"]: item["comparison"] for item in comparisons}
+    ours = {item["file"]: item["comparison"] for item in comparisons}
     return [
         {"name": point["name"], "note": point.get("note", ""),
          "reference": point.get("reference"),
-         "speedup": ours.get(f"{point['name']} vs {first}") if index else None}
+         "speedup": ours.get(f"{first}_vs_{point['name']}") if index else None}
         for index, point in enumerate(points)
     ]  # fmt: skip
 
@@ -131,10 +130,11 @@ def journey_markdown(summary: dict) -> str:
             f"{row['reference']:.2f}x" if row["reference"] is not None else "–")
         measured = speedup_text(row["speedup"]) if row["speedup"] else "1.00x (reference point)"
         lines.append(f"| {row['name']} | {row['note']} | {reference} | {measured} |")
-    others = [item for item in summary["comparisons"] if not item["label"].endswith(
-        f" vs {summary['journey'][0]['name']}")]  # fmt: skip
+    first = summary["journey"][0]["name"]
+    others = [item for item in summary["comparisons"]
+              if item["comparison"] and item["comparison"]["before"] != first]  # fmt: skip
     if others:
         lines += ["", "Also compared:", ""]
-        lines += [f"- {item['label']}: {speedup_text(item['comparison'])}" for item in others
-                  if item["comparison"]]  # fmt: skip
+        lines += [f"- {item['label']} against {item['comparison']['before']}: "
+                  f"{speedup_text(item['comparison'])}" for item in others]  # fmt: skip
     return "\n".join(lines) + "\n"
