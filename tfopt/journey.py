@@ -15,6 +15,7 @@ import re
 from pathlib import Path
 
 from .environment import record_environment
+from .executors import Executor
 from .export import export_all
 from .matrix import AXIS_KEYS, ConfigError, deep_merge, resolve
 from .progress import Progress
@@ -69,13 +70,14 @@ def configs_of(config: dict) -> dict[str, dict]:
     return configs
 
 
-def run_journey(config: dict, out: Path, progress: Progress,
-                extra_variants: dict[str, Variant]) -> dict:  # fmt: skip
-    """Measure every point, interleaved; compare each with the first (and its ``against``)."""
+def run_journey(config: dict, out: Path, progress: Progress, extra_variants: dict[str, Variant],
+                executor: Executor | None = None) -> dict:  # fmt: skip
+    """Measure every point, interleaved; compare each with the first (and its ``against``).
+    ``executor``: how one job is measured (default: a real child process)."""
     variants = {STOCK: Variant(STOCK), **extra_variants,
                 **{name: from_config(name, spec) for name, spec in config["variants"].items()}}
     configs = configs_of(config)
-    runner = Runner(out, variants, progress)
+    runner = Runner(out, variants, progress, executor=executor)
     records = measure_labelled(runner, configs, config["workers"], "journey")
     entries = {
         name: config_entry(name, {**point, "variant": variants[point["variant"]].describe()},
