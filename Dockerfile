@@ -20,7 +20,7 @@ RUN python3 -m venv /opt/venv
 COPY docker/install-locked.sh /usr/local/bin/install-locked
 ARG LOCK=requirements.lock
 # The wheelhouse glob matches nothing when the build may use the package index.
-COPY ${LOCK} wheelhouse* /tmp/lock/
+COPY ${LOCK:-requirements.lock} wheelhouse* /tmp/lock/
 # The project's code at /src, importable after the standard library and site-packages (so the
 # stdlib's `profile` and the real `tensorflow` always win), with no reinstall per code change.
 RUN install-locked deps "/tmp/lock/${LOCK##*/}" \
