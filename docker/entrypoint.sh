@@ -32,10 +32,12 @@ run_as() {
     HOME=$home exec setpriv --reuid="$uid" --regid="$gid" --clear-groups -- "$@"
 }
 
-# Run in the background (keeping stdin) and wait, passing docker stop and Ctrl-C on, so that the
-# hint can follow the command's own output; the command's exit status is kept.
+# Run in the background and wait, passing docker stop and Ctrl-C on, so that the hint can follow
+# the command's own output; the command's exit status is kept. A background command's stdin would
+# be /dev/null: it gets the container's stdin through fd 3 (docker run -i, -it).
 run_then_tell() {
-    "$@" <&0 &
+    exec 3<&0
+    "$@" <&3 3<&- &
     child=$!
     trap 'kill -TERM "$child" 2>/dev/null' TERM
     # On a terminal Ctrl-C reaches the whole process group already; only pass it on otherwise.
@@ -47,9 +49,9 @@ run_then_tell() {
         kill -0 "$child" 2>/dev/null || break
     done
     if has_results; then
-        echo "tfopt: the results are in $RESULTS inside this container; nothing was mounted there," \
-             "so they go when it is removed. Keep them next time with" \
-             "-v \"\$PWD/results:$RESULTS\", or copy them now (without --rm):" \
+        echo "tfopt: the results are in $RESULTS inside this container, which has no folder" \
+             "mounted there: they go with the container. Keep them with" \
+             "docker run -v \"\$PWD/results:$RESULTS\" ..., or (for a container run without --rm)" \
              "docker cp <container>:$RESULTS ./results" >&2
     fi
     return "$status"
