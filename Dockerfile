@@ -7,6 +7,9 @@
 #   default needs a registry, docker/base-image.sh builds one from Debian packages instead.
 # TF_WHEEL: a TensorFlow wheel inside the build context (e.g. built with tensorflow/) installed
 #   in place of the locked tensorflow-cpu.
+# LOCK: the hash-pinned lock to install, requirements.lock or a variant's variants/<name>.lock
+#   (its own TensorFlow build and numpy/ml-dtypes/protobuf pins); VARIANT and BUILD_RECORD label it
+#   (docker/build-image.sh sets all three: VARIANT=<name> docker/build-image.sh).
 # A wheelhouse/ folder in the context (docker/wheelhouse.sh) makes every install offline.
 ARG BASE_IMAGE=python:3.11-slim
 
@@ -15,29 +18,29 @@ FROM ${BASE_IMAGE} AS deps
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PATH=/opt/venv/bin:$PATH
 RUN python3 -m venv /opt/venv
 COPY docker/install-locked.sh /usr/local/bin/install-locked
+ARG LOCK=requirements.lock
 # The wheelhouse glob matches nothing when the build may use the package index.
-COPY requirements.lock wheelhouse* /tmp/lock/
+COPY ${LOCK:-requirements.lock} wheelhouse* /tmp/lock/
 # The project's code at /src, importable after the standard library and site-packages (so the
 # stdlib's `profile` and the real `tensorflow` always win), with no reinstall per code change.
-RUN install-locked deps /tmp/lock \
+RUN install-locked deps "/tmp/lock/${LOCK##*/}" \
     && echo /src > "$(python3 -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/tfopt-src.pth"
 ARG TF_WHEEL=""
-# Without TF_WHEEL this copies only the lock (no wheel): the locked tensorflow-cpu is installed.
+# Without TF_WHEEL this copies only the lock (no wheel): the locked TensorFlow is installed.
 COPY ${TF_WHEEL:-requirements.lock} /tmp/tf/
 # TensorFlow's C++ headers (~290 MB) only serve building custom ops, which the lab never does.
-RUN install-locked tensorflow /tmp/lock /tmp/tf \
+RUN install-locked tensorflow "/tmp/lock/${LOCK##*/}" /tmp/tf \
     && rm -rf /opt/venv/lib/python3*/site-packages/tensorflow/include
 
-# --- lab: the runtime image, as a non-root user; the code comes last ---------------------------
+# --- lab: the runtime image; the code comes last ----------------------------------------------
+# The entry point starts as root only to look at /results, then runs the command as the owner of
+# the mounted folder (as `lab`, uid 1000, when nothing is mounted): see docker/entrypoint.sh.
 FROM ${BASE_IMAGE} AS lab
-ARG TF_WHEEL=""
-LABEL org.opencontainers.image.title="tfopt" tfopt.tensorflow-wheel="${TF_WHEEL}"
 ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \
     TFOPT_RESULTS=/results
 RUN useradd --uid 1000 --create-home --shell /bin/bash lab \
     && mkdir /results /src && chown lab:lab /results && ln -s /results /src/results
 COPY docker/entrypoint.sh /usr/local/bin/tfopt-entrypoint
-USER lab
 WORKDIR /src
 ENTRYPOINT ["tfopt-entrypoint"]
 CMD ["python"]
@@ -47,3 +50,11 @@ COPY pyproject.toml README.md requirements.lock Makefile profile.py /src/
 COPY g2p /src/g2p/
 COPY tuner /src/tuner/
 COPY tfopt /src/tfopt/
+COPY variants /src/variants/
+COPY examples/seed-journey.toml /src/examples/
+# Labels last: a new build record relabels the image without touching a layer.
+ARG TF_WHEEL=""
+ARG VARIANT=""
+ARG BUILD_RECORD=""
+LABEL org.opencontainers.image.title="tfopt" tfopt.tensorflow-wheel="${TF_WHEEL}" \
+      tfopt.variant="${VARIANT}" tfopt.build="${BUILD_RECORD}"

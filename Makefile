@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: setup test test-slow lint profile profile-quick bench lock image wheelhouse base-image clean
+.PHONY: setup test test-slow lint profile profile-quick bench lock variant-locks image wheelhouse base-image clean
 
 setup: $(STAMP)
 
@@ -39,6 +39,14 @@ bench: setup
 lock:
 	uv pip compile pyproject.toml --extra bench --extra test --generate-hashes \
 	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements.lock
+
+# Each variant's own hash-pinned set: variants/<name>.in (a TensorFlow build and the pins it needs,
+# beside the lab's dependencies) -> variants/<name>.lock (needs `uv` on the host, as `make lock`).
+variant-locks:
+	for spec in variants/*.in; do \
+	  uv pip compile "$$spec" --generate-hashes --python-version 3.11 \
+	    --python-platform x86_64-manylinux_2_28 -o "$${spec%.in}.lock" || exit 1; \
+	done
 
 # The lab image. With a reachable registry: python:3.11-slim and the package index; without one:
 # a Debian base built from packages (base-image) and the host's wheelhouse, fully offline.

@@ -1,23 +1,26 @@
 #!/bin/sh
-# Install the hash-pinned lock into the active environment, in two steps so that the heavy
-# TensorFlow layer can be swapped for a custom wheel without reinstalling everything else:
+# Install a hash-pinned lock (requirements.lock, or a variant's variants/<name>.lock) into the
+# active environment, in two steps so that the heavy TensorFlow layer can be swapped for a custom
+# wheel without reinstalling everything else:
 #
-#   install-locked.sh deps       LOCK_DIR           everything in LOCK_DIR/requirements.lock but TF
-#   install-locked.sh tensorflow LOCK_DIR WHEEL_DIR the locked tensorflow-cpu, or the one *.whl
-#                                                   found in WHEEL_DIR (a custom build) instead
+#   install-locked.sh deps       LOCK            everything in LOCK but TensorFlow
+#   install-locked.sh tensorflow LOCK WHEEL_DIR  the locked TensorFlow (tensorflow-cpu, tensorflow or
+#                                                intel-tensorflow), or the one *.whl found in
+#                                                WHEEL_DIR (a custom build) instead
 #
-# When LOCK_DIR also holds wheels (the wheelhouse), pip never touches the network.
+# When LOCK's folder also holds wheels (the wheelhouse), pip never touches the network.
 set -eu
 
-TF_DIST=tensorflow-cpu
+TF_DISTS='^(tensorflow|tensorflow-cpu|intel-tensorflow)$'
 step=$1
-lock_dir=$2
+lock=$2
+lock_dir=$(dirname "$lock")
 
-# Print the lock's entries whose name is (mode=only) or is not (mode=except) TF_DIST.
+# Print the lock's entries whose name is (mode=only) or is not (mode=except) a TensorFlow build.
 lock_entries() {
-    awk -v name="$TF_DIST" -v mode="$1" '
-        /^[A-Za-z0-9]/ { split($1, spec, "=="); keep = ((tolower(spec[1]) == name) == (mode == "only")) }
-        keep' "$lock_dir/requirements.lock"
+    awk -v names="$TF_DISTS" -v mode="$1" '
+        /^[A-Za-z0-9]/ { split($1, spec, "=="); keep = ((tolower(spec[1]) ~ names) == (mode == "only")) }
+        keep' "$lock"
 }
 
 index_options() {
@@ -36,7 +39,7 @@ install_tensorflow() {
     wheel_dir=$1
     custom=$(find "$wheel_dir" -maxdepth 1 -name '*.whl' | head -n 1)
     if [ -n "$custom" ]; then
-        echo "install-locked: custom TensorFlow wheel $(basename "$custom") instead of the locked $TF_DIST"
+        echo "install-locked: custom TensorFlow wheel $(basename "$custom") instead of the locked one"
         pip install --no-deps "$custom"
     else
         lock_entries only > /tmp/tf.lock
@@ -44,8 +47,8 @@ install_tensorflow() {
         pip install $(index_options) --no-deps --require-hashes -r /tmp/tf.lock
     fi
     pip check || {
-        echo "install-locked: the TensorFlow wheel needs other versions than requirements.lock pins;" \
-             "re-lock (make lock) for that TensorFlow version" >&2
+        echo "install-locked: the TensorFlow wheel needs other versions than $(basename "$lock") pins;" \
+             "lock that TensorFlow version as a variant (variants/README.md)" >&2
         exit 1
     }
 }

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Fill a wheelhouse on the host with every distribution pinned by requirements.lock, hashes checked,
-# for the image's platform (CPython 3.11, manylinux x86_64). Prints the wheelhouse path on stdout.
+# Fill a wheelhouse on the host with every distribution pinned by a lock (requirements.lock, or the
+# one given, e.g. variants/intel-tensorflow-2.14.0.lock), hashes checked, for the image's platform
+# (CPython 3.11, manylinux x86_64). Prints the wheelhouse path on stdout.
+#
+#   docker/wheelhouse.sh [LOCK]
 #
 # The folder lives outside the repo and is named by the lock's hash, so fresh clones reuse it and a
 # complete wheelhouse is never downloaded again. Packages that publish no wheel (pure-Python sdists)
@@ -9,7 +12,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-LOCK="$ROOT/requirements.lock"
+LOCK=$(realpath "${1:-$ROOT/requirements.lock}")
 LOCK_HASH=$(sha256sum "$LOCK" | cut -c1-16)
 WHEELHOUSE="${TFOPT_WHEELHOUSE:-${XDG_CACHE_HOME:-$HOME/.cache}/tfopt/wheelhouse/$LOCK_HASH}"
 PYTHON=${PYTHON:-$( [[ -x "$ROOT/.venv/bin/python" ]] && echo "$ROOT/.venv/bin/python" || echo python3 )}

@@ -7,11 +7,14 @@ from collections.abc import Iterable, Iterator
 
 import numpy as np
 
+from ._checkpoint import load_weights
 from ._inputs import MAX_WORD_LENGTH, chunks, iter_words, predict_in_batches
 
-MODES = ("eager", "graph", "xla", "tflite")
+MODES = ("eager", "graph", "xla", "tflite", "frozen", "optimized")
 """eager: op by op from Python; graph: one `tf.function`; xla: the same, compiled by XLA;
-tflite: the same graph converted to TensorFlow Lite (float32), whose calls cost far less."""
+tflite: the same graph converted to TensorFlow Lite (float32), whose calls cost far less;
+frozen/optimized: the graph with its weights folded in as constants (and grappler run ahead of
+time), see `_frozen`."""
 
 DEFAULT_MODE = "tflite"
 """The fastest mode at every call size measured by `python -m g2p.bench` on one core: a call
@@ -76,6 +79,10 @@ class Model:
     def _decode(self):
         from . import _tf_decoder
 
+        if self.mode in ("frozen", "optimized"):
+            from ._frozen import frozen_decoder
+
+            return frozen_decoder(self.mode, _tf_decoder.Decoder(load_weights()))
         return _tf_decoder.model_in_mode(self.mode)
 
 

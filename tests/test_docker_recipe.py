@@ -68,9 +68,29 @@ def test_no_copy_source_can_expand_to_the_whole_context():
             assert not re.search(r"\$\{\w+\}|\$\w", args), args
 
 
-def test_the_lab_runs_as_a_non_root_user():
+def test_the_entry_point_starts_as_root_and_drops_to_the_results_folders_owner():
+    """Root only to look at /results; the command runs as its owner (test_docker_results.py)."""
     users = [args for keyword, args in instructions(DOCKERFILE) if keyword == "USER"]
-    assert users and users[-1] not in ("root", "0")
+    assert not users
+    script = (ROOT / "docker" / "entrypoint.sh").read_text()
+    assert "stat -c '%u %g' \"$RESULTS\"" in script
+    assert "exec setpriv --reuid=\"$uid\" --regid=\"$gid\"" in script
+
+
+def test_a_variant_image_takes_its_lock_and_labels_the_build():
+    defaults = arg_defaults(DOCKERFILE)
+    assert defaults["LOCK"] == "requirements.lock" and defaults["VARIANT"] == ""
+    labels = " ".join(args for keyword, args in instructions(DOCKERFILE) if keyword == "LABEL")
+    assert 'tfopt.variant="${VARIANT}"' in labels and 'tfopt.build="${BUILD_RECORD}"' in labels
+    assert stage_of(DOCKERFILE, "install-locked deps \"/tmp/lock/${LOCK##*/}\"")
+
+
+def test_a_variant_without_a_lock_is_refused_naming_the_locked_ones():
+    done = subprocess.run(["docker/build-image.sh"], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "VARIANT": "tensorflow-9.9"})  # fmt: skip
+    assert done.returncode == 2
+    assert "no lock variants/tensorflow-9.9.lock" in done.stderr
+    assert "intel-tensorflow-2.14.0" in done.stderr
 
 
 def copy_sources(args: str) -> set[str]:

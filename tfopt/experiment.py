@@ -10,6 +10,7 @@ from .devices import visible_gpus
 from .environment import record_environment
 from .export import export_all
 from .jobs import Job, jobs_for
+from .journey import run_journey
 from .matrix import ConfigError, LiveConfig, expand, varying_keys
 from .progress import Progress
 from .records import RunRecord
@@ -35,6 +36,8 @@ def run_experiment(
     config_path: Path, out: Path, progress: Progress, extra_variants: dict[str, Variant]
 ) -> dict:
     live = LiveConfig(config_path)
+    if live.config["journey"]:
+        return run_journey(live.config, out, progress, extra_variants)
     jobs = jobs_of(live.config, out)  # expanded again only when the file changes
     if not jobs:
         raise ConfigError(f"config file {config_path}: its exclude rules drop every permutation")

@@ -49,19 +49,20 @@ DEFAULTS: dict = {
     "env": {},
     "exclude": [],
     "variants": {},
+    "journey": [],
     "mem_trace": {"enabled": True, "interval": 5.0, "top": 5},
     "alpha": 0.05,
     "threshold": 0.05,
 }
 
 # Keys whose list values are data, not axes of the matrix.
-LITERAL_KEYS = {"sizes", "exclude", "variants", "mem_trace"}
+LITERAL_KEYS = {"sizes", "exclude", "variants", "journey", "mem_trace"}
 # The only keys that may take a list of values (tables: every key inside them).
 AXIS_KEYS = {"cpus", "memory", "variant", "mode", "batch_size", "bucket", "knobs", "env"}
 # Keys that do not change what a run measures, so they stay out of its id.
-NON_RUN_KEYS = {"name", "workers", "timeout", "parallel", "exclude", "variants", "mem_trace",
-                "alpha", "threshold"}  # fmt: skip
-MODES = ("eager", "graph", "xla")
+NON_RUN_KEYS = {"name", "workers", "timeout", "parallel", "exclude", "variants", "journey",
+                "mem_trace", "alpha", "threshold"}  # fmt: skip
+MODES = ("eager", "graph", "xla", "frozen", "optimized")
 MIN_TF_MEMORY = 512 * 1024**2
 
 
@@ -213,6 +214,10 @@ def validate(config: dict) -> None:
     _check_variants(config)
     if config["repeats"] is None and config["duration"] is None:
         raise ConfigError("config key 'repeats': set 'repeats' or 'duration'")
+    if config["journey"]:
+        from .journey import check  # a journey's points are configs themselves
+
+        check(config)
 
 
 def _each(value) -> list:

