@@ -106,7 +106,7 @@ def test_each_point_is_compared_with_the_first_and_shown_beside_its_reference(
     assert rows["frozen"]["reference"] == 6.05
     against = [item["comparison"] for item in summary["comparisons"]
                if item["file"] == "frozen_vs_optimized"]  # fmt: skip
-    assert against and against[0]["verdict"] == "no significant difference"
+    assert against and against[0]["verdict"] == "no difference"
     table = (tmp_path / "journey.md").read_text()
     assert f"| frozen | weights folded | 6.05x | {speedup_text(frozen)} |" in table
     assert "- optimized against frozen: " in table
