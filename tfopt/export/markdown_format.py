@@ -68,7 +68,7 @@ def _measurement(summary: dict) -> list[str]:
             f"round k pairs worker k of each configuration, run in a random order; speedups are "
             f"geometric means of round ratios, tested with a {tested[0]['test']}")  # fmt: skip
     if rounds:
-        line += f"; {rounds['count']} final rounds ({rounds['stopped']})"
+        line += f"; {rounds['count']} rounds ({rounds['stopped']})"
     return [line + ". Sweep percentiles are descriptive only."]
 
 

@@ -1,0 +1,83 @@
+"""compare and the lab end to end through the Runner with the simulated executor (a known truth
+in place of real workers): rounds on disk, resumable, and reports that never contradict
+themselves."""
+
+import csv
+
+import pytest
+
+from tfopt.compare import run_compare
+from tfopt.executors.simulated import NoiseModel, SimulatedExecutor
+from tfopt.lab import Lab, LabSettings
+from tfopt.progress import Progress
+from tfopt.recommend import DEFAULTS_LINE, contradictions
+from tfopt.rounds import Budget
+from tfopt.variants import Variant
+
+BASE = {"workload": "g2p", "sizes": [1, 6], "repeats": 20}
+QUIET = NoiseModel(process_cv=0.02, sweep_cv=0.02)
+
+
+def by_variant(seconds: dict):
+    return lambda config: seconds[config["variant"]]
+
+
+def test_compare_decides_in_randomized_rounds_and_a_rerun_replays_them(tmp_path, capsys):
+    variants = {"a": Variant("a"), "b": Variant("b")}
+    executor = SimulatedExecutor(by_variant({"a": 0.030, "b": 0.020}), QUIET)
+    summary = run_compare(BASE, variants, Budget(4, 12), tmp_path, Progress(0), executor=executor)
+    (item,) = summary["comparisons"]
+    result = item["comparison"]
+    assert result["verdict"] == "faster" and 1.4 < result["value"] < 1.6
+    assert result["test"] == "paired t on log round ratios" and result["n"] == 4
+    orders = summary["rounds"]["orders"]
+    assert len(orders) == 4 and summary["rounds"]["stopped"] == "decisive after 4 rounds"
+    with (tmp_path / "run_data.csv").open() as handle:
+        ran = [(row["label"], int(row["worker"])) for row in csv.DictReader(handle)]
+    assert ran == [(label, k) for k, order in enumerate(orders) for label in order]
+    report = (tmp_path / "report.md").read_text()
+    assert "paired t on log round ratios" in report and "4 rounds (decisive after 4" in report
+
+    again = run_compare(BASE, variants, Budget(4, 12), tmp_path, Progress(0), executor=executor)
+    assert again["comparisons"] == summary["comparisons"]  # replayed from disk, nothing re-run
+    with (tmp_path / "run_data.csv").open() as handle:
+        assert len(list(csv.DictReader(handle))) == 8
+
+
+@pytest.mark.slow
+def test_an_a_over_a_compare_is_never_called_faster_or_slower(tmp_path):
+    variants = {"a": Variant("a"), "b": Variant("b")}
+    executor = SimulatedExecutor(by_variant({"a": 0.02, "b": 0.02}), NoiseModel(), seed=3)
+    summary = run_compare(BASE, variants, Budget(6, 12), tmp_path, Progress(0), executor=executor)
+    assert summary["comparisons"][0]["comparison"]["verdict"] in ("no difference", "inconclusive")
+
+
+def lab_truth(config: dict) -> float:
+    """graph 3x faster than eager; batching a further 1.3x; xla no faster than graph."""
+    seconds = {None: 0.09, "graph": 0.03, "xla": 0.03}[config["mode"]]
+    return seconds / (1.3 if config["batch_size"] else 1.0)
+
+
+def test_the_lab_takes_every_verdict_and_the_best_from_the_final_rounds(tmp_path):
+    settings = LabSettings(base=BASE, steps=["graph", "xla", "batching"],
+                           final=Budget(4, 12), screen=Budget(2, 2))  # fmt: skip
+    lab = Lab(settings, tmp_path, Progress(0), executor=SimulatedExecutor(lab_truth, QUIET))
+    summary = lab.run()
+    assert summary["best"] == "batching"
+    assert summary["speedup"]["verdict"] == "faster" and 3.5 < summary["speedup"]["value"] < 4.3
+    steps = {step["name"]: step for step in summary["steps"]}
+    assert steps["xla"]["vs_base"]["verdict"] in ("no difference", "inconclusive")
+    assert not steps["xla"]["kept"] and steps["xla"]["screening"] == "dropped"
+    assert contradictions(summary) == []
+    assert "model options: mode='graph', batch_size=256, bucket=True" in summary["recommendation"]
+    report = (tmp_path / "report.md").read_text()
+    assert "Inconsistent" not in report and "batching is " in report
+
+
+@pytest.mark.slow
+def test_a_lab_where_nothing_helps_recommends_tensorflows_defaults(tmp_path):
+    settings = LabSettings(base=BASE, steps=["onednn"], final=Budget(4, 8), screen=Budget(2, 2))
+    flat = SimulatedExecutor(lambda config: 0.02, QUIET)
+    summary = Lab(settings, tmp_path, Progress(0), executor=flat).run()
+    assert summary["best"] == "initial" and summary["recommendation"] == [DEFAULTS_LINE]
+    assert contradictions(summary) == []
