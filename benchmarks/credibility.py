@@ -64,10 +64,12 @@ class Trial:
 
 
 def plan(counts: dict[str, int], conditions: tuple[str, ...]) -> list[Trial]:
-    """Round r: compare r of each kind in each condition (kinds with fewer compares drop out)."""
+    """Round r: compare r of each kind in each condition (kinds with fewer compares drop out);
+    within a round each kind runs in every condition before the next kind starts."""
     rounds = max(counts.values(), default=0)
-    return [Trial(r, condition, kind) for r in range(rounds) for condition in conditions
-            for kind, count in counts.items() if r < count]  # fmt: skip
+    return [Trial(r, condition, kind) for r in range(rounds)
+            for kind, count in counts.items() if r < count
+            for condition in conditions]  # fmt: skip
 
 
 def compare_command(trial: Trial, folder: Path, quick: bool) -> list[str]:

@@ -62,7 +62,7 @@ def test_a_bad_extra_fraction_is_refused_by_name(monkeypatch, text):
 def test_plan_interleaves_rounds_so_a_cut_short_run_stays_balanced():
     trials = credibility.plan({"aa": 3, "ab10": 1, "ab5": 0}, ("quiet", "busy"))
     assert [t.name for t in trials] == [
-        "00-quiet-aa", "00-quiet-ab10", "00-busy-aa", "00-busy-ab10",
+        "00-quiet-aa", "00-busy-aa", "00-quiet-ab10", "00-busy-ab10",
         "01-quiet-aa", "01-busy-aa", "02-quiet-aa", "02-busy-aa",
     ]  # fmt: skip
 
@@ -124,16 +124,15 @@ def test_quick_benchmark_runs_real_compares_and_writes_json_and_png(tmp_path):
     out = tmp_path / "out"
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.credibility", "--quick", "--aa", "1", "--ab10", "1",
-         "--out", str(out), "--work", str(tmp_path / "work")],
+         "--conditions", "busy", "--out", str(out), "--work", str(tmp_path / "work")],
         cwd=ROOT, capture_output=True, text=True, timeout=1800,
         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads((out / credibility.JSON_NAME).read_text())
     assert (out / credibility.PNG_NAME).stat().st_size > 0
-    assert len(result["runs"]) == result["planned"] == 4
-    assert {(r["condition"], r["kind"]) for r in result["runs"]} == {
-        ("quiet", "aa"), ("quiet", "ab10"), ("busy", "aa"), ("busy", "ab10")}
+    assert [(r["condition"], r["kind"]) for r in result["runs"]] == [("busy", "aa"),
+                                                                     ("busy", "ab10")]
     assert len(result["loadavg_start"]) == 3
     for run in result["runs"]:
         assert run["verdict"] is not None, run.get("error")
@@ -142,10 +141,9 @@ def test_quick_benchmark_runs_real_compares_and_writes_json_and_png(tmp_path):
         # a verdict never contradicts its own interval
         assert verdict_class(run["verdict"]) != FASTER or low > 1.0
         assert verdict_class(run["verdict"]) != SLOWER or high < 1.0
-        busy = run["condition"] == "busy"
-        assert isinstance(run["neighbour_core"], int) if busy else run["neighbour_core"] is None
+        assert run["neighbour_core"] in result["cpus"]  # the neighbour ran, pinned to one core
     for run in [r for r in result["runs"] if r["kind"] == "ab10"]:
         # b really did 10% more arithmetic per call, and was never judged the faster one
         assert 0.07 <= run["calibration"]["realised_mean"] <= 0.13
         assert verdict_class(run["verdict"]) != FASTER
-    assert set(result["targets"]) == {"quiet", "busy"}
+    assert set(result["targets"]) == {"busy"} and result["planned"] == 2
