@@ -131,7 +131,8 @@ def test_editing_the_config_while_it_runs_adds_and_drops_pending_runs(tmp_path):
 
 @pytest.mark.slow
 def test_a_over_a_same_config_twice_is_no_significant_difference(tmp_path):
-    """Required check: the same configuration as two 'variants', interleaved ABAB."""
+    """Required check: the same configuration as two 'variants' (one build: they share a worker
+    per round, alternating ABBA) is never called faster or slower."""
     done = subprocess.run(
         [sys.executable, "-m", "tfopt", "compare", "--variant", "a=stock", "--variant", "b=stock",
          "--workload", WORKLOAD["workload"], "--inputs", WORKLOAD["inputs"], "--sizes", "1,16",
@@ -141,12 +142,10 @@ def test_a_over_a_same_config_twice_is_no_significant_difference(tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout)
     comparison = result["comparisons"][0]["comparison"]
-    assert comparison["verdict"] == "no significant difference", comparison
-    # Hundreds of pooled sweeps can make a sub-percent difference between two processes
-    # "significant"; the threshold is what keeps such noise from counting, as in pyperf and asv.
-    assert abs(comparison["value"] - 1) < comparison["threshold"], comparison
+    assert comparison["verdict"] in ("no difference", "inconclusive"), comparison
+    assert comparison["n"] == 3 and "round ratios" in comparison["test"]
     assert (tmp_path / "a_vs_b.png").exists()
-    assert [r["label"] for r in rows(tmp_path)][:2] == ["a", "b"]  # interleaved: a, b, a, b...
+    assert {r["label"] for r in rows(tmp_path)} == {"a+b"}  # one worker per round for both
 
 
 @pytest.mark.slow
@@ -230,5 +229,6 @@ def test_two_tensorflow_releases_from_the_index_are_measured_interleaved(tmp_pat
     assert result["configs"]["old"]["tensorflow"] == "2.20.0"
     assert result["comparisons"][0]["comparison"]["verdict"]  # a verdict, whichever it is
     assert (tmp_path / "new_vs_old.png").stat().st_size > 0
-    order = [(row["label"], row["worker"]) for row in rows(tmp_path)]
-    assert order == [("new", "0"), ("old", "0"), ("new", "1"), ("old", "1")]
+    order = [(row["label"], int(row["worker"])) for row in rows(tmp_path)]
+    rounds = result["rounds"]["orders"]  # each round's random order, as it ran
+    assert order == [(label, k) for k, labels in enumerate(rounds) for label in labels]

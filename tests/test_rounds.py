@@ -5,7 +5,8 @@ import collections
 
 import pytest
 
-from tfopt.executors.simulated import NoiseModel, SimulatedExecutor, abba, simulated_comparison
+from tfopt.executors.simulated import NoiseModel, SimulatedExecutor, simulated_comparison
+from tfopt.measure import abba
 from tfopt.rounds import Budget, round_order, waiting_for
 from tfopt.stats import FASTER, INCONCLUSIVE, NO_DIFFERENCE, SLOWER
 

@@ -166,6 +166,9 @@ def _common(parser: argparse.ArgumentParser, out: bool = True) -> None:
                             "until every verdict is decided")  # fmt: skip
     group.add_argument("--time-budget", type=float, metavar="SECONDS",
                        help="stop adding rounds after this long (then: inconclusive)")
+    group.add_argument("--separate-processes", action="store_true",
+                       help="a worker per configuration per round, even where configurations "
+                            "could share one (alternating their sweeps ABBA)")  # fmt: skip
     group.add_argument("--quick", action="store_true",
                        help="fewer repeats, workers, trials (about 3 minutes on 2 cores)")
     group.add_argument("--variant", action="append", default=[], metavar="NAME=SPEC",
@@ -289,8 +292,8 @@ def _variants(args) -> dict:
 
 # Flags that describe one configuration: with --config, the config file says these instead.
 CONFIG_FILE_KEYS = ("workload", "inputs", "signature", "sizes", "cpus", "memory", "repeats",
-                    "duration", "warmup", "workers", "rounds", "time_budget", "quick", "steps",
-                    "tune_budget")  # fmt: skip
+                    "duration", "warmup", "workers", "rounds", "time_budget", "separate_processes",
+                    "quick", "steps", "tune_budget")  # fmt: skip
 
 
 def _refuse_flags_beside_config(args) -> None:
@@ -317,6 +320,7 @@ def _run_profile(args) -> dict:
             variants=_variants(args),
             final=_budget(args, "final"),
             screen=_budget(args, "screen"),
+            share_processes=not args.separate_processes,
             tune_budget=args.tune_budget or preset["tune_budget"],
             tune_remeasure=preset["tune_remeasure"],
         )
@@ -342,7 +346,8 @@ def _run_compare(args) -> dict:
     if len(chosen) < 2:
         raise ValueError("compare needs at least two --variant NAME=SPEC options")
     base = {**_base_config(args), "mode": args.mode}
-    summary = run_compare(base, chosen, _budget(args, "compare"), args.out, args.progress)
+    summary = run_compare(base, chosen, _budget(args, "compare"), args.out, args.progress,
+                          share=not args.separate_processes)  # fmt: skip
     return {**summary, "out": str(args.out)}
 
 

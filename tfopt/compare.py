@@ -28,15 +28,18 @@ def run_compare(
     out: Path,
     progress: Progress,
     executor: Executor | None = None,
+    share: bool = True,
 ) -> dict:
-    """``variants`` in order: the first is the reference every other one is compared with."""
+    """``variants`` in order: the first is the reference every other one is compared with.
+    ``share``: variants of one build (same interpreter or image and env) share a worker per
+    round, alternating ABBA; False gives every variant its own worker."""
     config = resolve(base)
     runner = Runner(out, {STOCK: Variant(STOCK), **variants}, progress, executor=executor)
     configs = {name: {**config, "variant": name} for name in variants}
     progress.expected = budget.min_rounds * len(configs)
     records, rounds = measure_rounds(
         runner, configs, "compare", budget, against_first(list(variants)),
-        alpha=config["alpha"], threshold=config["threshold"], seed=config["seed"],
+        alpha=config["alpha"], threshold=config["threshold"], seed=config["seed"], share=share,
     )  # fmt: skip
     entries = {
         name: config_entry(name, {**configs[name], "variant": variants[name].describe()}, recs)

@@ -1,12 +1,18 @@
 """Randomized paired rounds on the Runner: round k runs worker k of every configuration, in a
 seeded random order, and the adaptive loop (`tfopt.rounds`) decides when to stop.
 
+Configurations that can share a process (the same build, env, thread knobs and limits, differing
+only in model options such as g2p's mode, batch size or bucketing) are built by ONE worker that
+alternates their sweeps ABBA (`tfopt.measure.run_sides`): the process's luck then cancels in
+their ratio. The others get a worker each per round, in the round's random order.
+
 Runs are keyed by content as everywhere else, so a rerun replays the finished rounds from disk
 (the same order, the same values, the same decisions) and goes on from there.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from .jobs import Job
@@ -14,6 +20,9 @@ from .records import RunRecord
 from .rounds import Budget, Pair, Rounds, run_rounds
 from .runner import Runner, labelled, records_of
 from .summary import replicates
+
+SIDE_OPTIONS = ("mode", "batch_size", "bucket")  # set when the model is built, not at import
+JOINED = "+"
 
 
 def measure_rounds(
@@ -26,24 +35,66 @@ def measure_rounds(
     alpha: float,
     threshold: float,
     seed: int = 0,
+    share: bool = True,
 ) -> tuple[dict[str, list[RunRecord]], Rounds]:
     """Every completed record per label, and the rounds (values, orders, why they stopped)."""
-    perms, folders = labelled(runner, configs, tag)
+    groups = process_groups(configs, runner, share)
+    perms, folders = labelled(runner, {name: _group_config(configs, labels)
+                                       for name, labels in groups.items()}, tag)  # fmt: skip
+    of_label = {label: name for name, labels in groups.items() for label in labels}
+
+    def records(name: str, rounds_done: int) -> dict[str, list[RunRecord]]:
+        made = [r for r in records_of(folders[name], perms[name]) if r.worker < rounds_done]
+        split = [side_records(record, groups[name]) for record in made]
+        return {label: [by_label[label] for by_label in split] for label in groups[name]}
 
     def measure(round_: int, order: list[str]) -> dict[str, float | None]:
-        jobs = [Job(perms[label], round_, label, folders[label]) for label in order]
-        runner.run(lambda: jobs)
-        return {label: replicates(_round_records(label, round_)).get(round_) for label in order}
-
-    def _round_records(label: str, round_: int) -> list[RunRecord]:
-        return [r for r in records_of(folders[label], perms[label]) if r.worker == round_]
+        names = list(dict.fromkeys(of_label[label] for label in order))
+        runner.run(lambda: [Job(perms[name], round_, name, folders[name]) for name in names])
+        found = {label: recs for name in names for label, recs in records(name, round_ + 1).items()}
+        return {label: replicates(found[label]).get(round_) for label in order}
 
     rounds = run_rounds(list(configs), measure, wanted, budget, alpha=alpha, threshold=threshold,
                         seed=seed, note=runner.progress.note)  # fmt: skip
     runner.progress.note(f"{tag}: {rounds.stopped}")
-    records = {label: [r for r in records_of(folders[label], perm) if r.worker < len(rounds.orders)]
-               for label, perm in perms.items()}  # fmt: skip
-    return records, rounds
+    done = {label: recs for name in groups
+            for label, recs in records(name, len(rounds.orders)).items()}  # fmt: skip
+    return {label: done[label] for label in configs}, rounds
+
+
+def process_groups(configs: dict[str, dict], runner: Runner, share: bool) -> dict[str, list[str]]:
+    """Labels that one worker can measure together, by group name (``a+b``; alone: ``a``)."""
+    groups: dict[str, list[str]] = {}
+    for label, config in configs.items():
+        groups.setdefault(_share_key(config, runner) if share else label, []).append(label)
+    return {JOINED.join(labels): labels for labels in groups.values()}
+
+
+def _share_key(config: dict, runner: Runner) -> str:
+    """Everything fixed once TensorFlow loads or the process starts: the build (the variant's
+    interpreter or image and env, not its name), knobs, env, limits, inputs."""
+    rest = {key: value for key, value in config.items() if key not in (*SIDE_OPTIONS, "variant")}
+    build = {k: v for k, v in runner.variants[config["variant"]].describe().items() if k != "name"}
+    return json.dumps([rest, build], sort_keys=True, default=str)
+
+
+def _group_config(configs: dict[str, dict], labels: list[str]) -> dict:
+    if len(labels) == 1:
+        return configs[labels[0]]
+    sides = [{"label": label, "variant": configs[label]["variant"],
+              "options": {key: configs[label][key] for key in SIDE_OPTIONS}} for label in labels]
+    return {**configs[labels[0]], "sides": sides}  # fmt: skip
+
+
+def side_records(record: RunRecord, labels: list[str]) -> dict[str, RunRecord]:
+    """One record per configuration a worker measured (a failed worker failed for each)."""
+    if len(labels) == 1:
+        return {labels[0]: record}
+    sides = (record.payload or {}).get("sides") or {}
+    common = {k: v for k, v in (record.payload or {}).items() if k != "sides"}
+    return {label: RunRecord(**{**record.__dict__, "label": label,
+                                "payload": {**common, **sides[label]} if label in sides else None})
+            for label in labels}  # fmt: skip
 
 
 def against_first(labels: list[str]) -> Callable[[Rounds], list[Pair]]:

@@ -54,6 +54,7 @@ def task_for(job: Job) -> dict:
         "run_dir": str(job.folder),
         "worker": job.worker,
         "mem_trace": config["mem_trace"],
+        "sides": config.get("sides"),  # configurations sharing this process (tfopt.interleave)
     }
 
 

@@ -44,6 +44,7 @@ class LabSettings:
     variants: dict[str, Variant] = field(default_factory=dict)
     final: Budget = field(default_factory=lambda: Budget(6, 20, 420.0))
     screen: Budget = field(default_factory=lambda: Budget(3, 3))
+    share_processes: bool = True  # configs differing only in model options share a worker
     tune_budget: int = 8
     tune_remeasure: bool = True  # re-measure the incumbent when a trial beats it (costs trials)
 
@@ -66,7 +67,8 @@ class Lab:
                 wanted) -> tuple[dict[str, list], Rounds]:  # fmt: skip
         return measure_rounds(self.runner, configs, tag, budget, wanted,
                               alpha=self.initial["alpha"], threshold=self.initial["threshold"],
-                              seed=self.initial["seed"])  # fmt: skip
+                              seed=self.initial["seed"],
+                              share=self.settings.share_processes)  # fmt: skip
 
     def tune(self, config: dict) -> dict:
         """The forking tuner over inter/intra/OMP threads; finished trials are reused on rerun."""

@@ -59,7 +59,7 @@ class Runner:
             if not todo:
                 return made
             tried.add(todo[0].key)
-            made.append(self._finish(todo[0], self._execute(todo[0])))
+            made.append(self._finish(todo[0], self._execute_pinned(todo[0])))
 
     def _todo(self, jobs: list[Job], tried: set, in_flight: int = 0) -> list[Job]:
         done = self.completed()
@@ -100,6 +100,20 @@ class Runner:
 
     def _execute(self, job: Job, cpuset: str | None = None, gpu: str | None = None) -> RunRecord:
         return self.executor.execute(job, cpuset, gpu)
+
+    def _execute_pinned(self, job: Job) -> RunRecord:
+        """A worker that needs fewer cores than this machine shows runs pinned to the last ones,
+        and this (harness) thread waits on the others, off the measured cores."""
+        cores = sorted(os.sched_getaffinity(0))
+        need = job.cores_needed
+        if not need or need >= len(cores):
+            return self._execute(job)
+        harness, measured = cores[:-need], cores[-need:]
+        os.sched_setaffinity(0, harness)
+        try:
+            return self._execute(job, ",".join(map(str, measured)))
+        finally:
+            os.sched_setaffinity(0, cores)
 
     def trial_options(self, config: dict) -> dict:
         """How a child for ``config`` starts: fork or spawn, interpreter or image, and its env."""

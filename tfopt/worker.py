@@ -23,6 +23,7 @@ from .memtrace import MemoryTrace
 from .workloads import resolve
 
 PAYLOAD_SCHEMA = 1
+SIDES_SCHEMA = 2  # a task with "sides": several configurations in one process, ABBA
 
 
 def measure_run(task: dict) -> dict:
@@ -48,26 +49,29 @@ def _measure(task: dict) -> dict:
     log.info("imported TensorFlow %s in %.2f s", _tensorflow_version(), import_seconds)
     trace = task.get("mem_trace") or {}
     tracing = trace.get("enabled", True)
+    sides = task.get("sides") or [{"label": None, "options": task.get("options") or {}}]
     with MemoryTrace(trace.get("interval", 5.0), trace.get("top", 5) if tracing else 0) as memory:
         started = time.perf_counter()
         workload = resolve(**task["workload"])
-        built = workload.build(task.get("options") or {})
-        inputs = {size: built.make_input(size, task.get("seed", 0)) for size in task["sizes"]}
-        built.predict(inputs[min(inputs)])  # models may load, trace or compile on first use
+        built = [_build(workload, side["options"], task) for side in sides]
         build_seconds = time.perf_counter() - started
-        log.info("built %s and made its first call in %.2f s", workload.spec, build_seconds)
+        log.info("built %s %d time(s) and made first calls in %.2f s", workload.spec,
+                 len(sides), build_seconds)  # fmt: skip
         memory.stop_tracing()
-        result = measure.run_phases(
-            built.predict,
-            inputs,
+        results = measure.run_sides(
+            [predict for predict, _ in built],
+            [inputs for _, inputs in built],
             warmup_sweeps=task.get("warmup", 1),
             repeats=task.get("repeats"),
             duration=task.get("duration"),
         )
-    log.info("measured %d sweeps", len(result["sweeps"]))
+    log.info("measured %d sweeps of %d side(s)", len(results[0]["sweeps"]), len(sides))
+    by_side = {"sides": {side["label"]: result for side, result in zip(sides, results,
+                                                                       strict=True)}}  # fmt: skip
     return {
-        "schema": PAYLOAD_SCHEMA,
-        **result,
+        "schema": SIDES_SCHEMA if task.get("sides") else PAYLOAD_SCHEMA,
+        **results[0],  # the first side's figures at the top: run_data.csv's row shows them
+        **(by_side if task.get("sides") else {}),
         "build_seconds": build_seconds,
         "unit": workload.unit,
         "tensorflow": _tensorflow_version(),
@@ -78,6 +82,13 @@ def _measure(task: dict) -> dict:
         "started_at": started_at,
         "ended_at": time.time(),
     }
+
+
+def _build(workload, options: dict, task: dict) -> tuple:
+    built = workload.build(options)
+    inputs = {size: built.make_input(size, task.get("seed", 0)) for size in task["sizes"]}
+    built.predict(inputs[min(inputs)])  # models may load, trace or compile on first use
+    return built.predict, inputs
 
 
 def _set_threads(threads: dict) -> None:

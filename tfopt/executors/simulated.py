@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..jobs import Job
+from ..measure import abba
 from ..records import OK, RunRecord
 from ..rounds import Budget, Rounds, run_rounds
 from ..stats import Comparison
@@ -54,14 +55,6 @@ class NoiseModel:
         return 1.0 + self.drift * np.sin(2 * np.pi * np.asarray(now) / self.drift_period)
 
 
-def abba(sides: int, sweeps: int) -> list[int]:
-    """Which side each sweep measures: A B B A A B B A... (one side: all A)."""
-    if sides == 1:
-        return [0] * sweeps
-    pattern = [*range(sides), *reversed(range(sides))]
-    return [pattern[i % len(pattern)] for i in range(sides * sweeps)]
-
-
 class SimulatedExecutor:
     """Runner/compare/lab accept it in place of `LocalExecutor`; ``truth`` gives each config's
     true seconds per sweep. Deterministic: a job's noise is seeded by its key and ``seed``, the
@@ -73,15 +66,23 @@ class SimulatedExecutor:
 
     def execute(self, job: Job, cpuset: str | None = None, gpu: str | None = None) -> RunRecord:
         config = job.perm.config
-        true = self.truth(config)
-        sweeps = config["repeats"] or max(5, math.ceil((config["duration"] or 1.0) / true))
+        sides = config.get("sides") or [{"label": job.label, "options": {}}]
+        truths = [self.truth({**config, **side["options"], "variant": side.get("variant",
+                                                                             config["variant"])})
+                  for side in sides]  # fmt: skip
+        duration = config["duration"] or 1.0
+        sweeps = config["repeats"] or max(5, math.ceil(duration / sum(truths)))
         rng = np.random.default_rng([self.seed, _stable(job.perm.run_id), job.worker])
-        (values,), ended = self.noise.process(rng, [true], sweeps, self.clock)
+        values, ended = self.noise.process(rng, truths, sweeps, self.clock)
         wall = ended - self.clock
         self.clock = ended
+        payload = _payload(values[0], config["sizes"])
+        if config.get("sides"):
+            payload.update(schema=2, sides={side["label"]: _payload(v, config["sizes"])
+                                            for side, v in zip(sides, values, strict=True)})
         return RunRecord(
             run_id=job.perm.run_id, worker=job.worker, label=job.label, status=OK,
-            params=job.perm.run_params, payload=_payload(values, config["sizes"]),
+            params=job.perm.run_params, payload=payload,
             wall_time=wall, backend="simulated",
             folder=f"{job.folder.parent.name}/{job.folder.name}",
         )  # fmt: skip
