@@ -3,7 +3,7 @@
     python -m benchmarks.credibility [--quick] [--out examples/results/credibility]
 
 Each compare is the lab's own ``tfopt compare`` at its default settings (``--quick``: the quick
-preset), run as a user runs it, in a fresh results folder:
+preset) on g2p in XLA mode (``--mode``), run as a user runs it, in a fresh results folder:
 
 - A/A: ``--variant a=stock --variant b=stock`` on the default g2p workload. Any "faster" or
   "slower" is a wrong verdict.
@@ -44,6 +44,7 @@ JSON_NAME, PNG_NAME = "credibility.json", "credibility.png"
 # Counts per condition as the targets ask: 20 A/A compares, 10 of each A/B effect.
 FULL_COUNTS = {"aa": 20, "ab10": 10, "ab5": 10}
 QUICK_COUNTS = {"aa": 2, "ab10": 1, "ab5": 0}
+MODES = ("eager", "graph", "xla")
 
 
 @dataclass(frozen=True)
@@ -72,9 +73,9 @@ def plan(counts: dict[str, int], conditions: tuple[str, ...]) -> list[Trial]:
             for condition in conditions]  # fmt: skip
 
 
-def compare_command(trial: Trial, folder: Path, quick: bool) -> list[str]:
+def compare_command(trial: Trial, folder: Path, quick: bool, mode: str) -> list[str]:
     """The ``tfopt compare`` a user would type for this trial."""
-    command = [sys.executable, "-m", "tfopt", "compare", "--out", str(folder)]
+    command = [sys.executable, "-m", "tfopt", "compare", "--mode", mode, "--out", str(folder)]
     if trial.kind == "aa":
         command += ["--variant", "a=stock", "--variant", "b=stock"]
     else:
@@ -100,7 +101,7 @@ def neighbour(busy: bool) -> Iterator[int | None]:
         process.wait()
 
 
-def run_trial(trial: Trial, work: Path, quick: bool) -> dict:
+def run_trial(trial: Trial, work: Path, quick: bool, mode: str) -> dict:
     """Run one compare and read its verdict from the summary.json it wrote."""
     folder = work / trial.name
     log = work / f"{trial.name}.calibration.jsonl"
@@ -109,7 +110,7 @@ def run_trial(trial: Trial, work: Path, quick: bool) -> dict:
              "effect": trial.effect, "loadavg_before": list(os.getloadavg())}  # fmt: skip
     with neighbour(trial.condition == "busy") as core:
         start = time.monotonic()
-        done = subprocess.run(compare_command(trial, folder, quick), env=env, text=True,
+        done = subprocess.run(compare_command(trial, folder, quick, mode), env=env, text=True,
                               capture_output=True)  # fmt: skip
         seconds = time.monotonic() - start
     entry |= {"neighbour_core": core, "seconds": seconds, "loadavg_after": list(os.getloadavg())}
@@ -164,7 +165,8 @@ def run(args: argparse.Namespace) -> dict:
     trials = plan(counts, tuple(args.conditions))
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(args.work or tempfile.mkdtemp(prefix="credibility-"))
-    result = {"schema": SCHEMA, "kind": "credibility", "quick": args.quick, "counts": counts,
+    result = {"schema": SCHEMA, "kind": "credibility", "quick": args.quick, "mode": args.mode,
+              "counts": counts,
               "conditions": list(args.conditions), "cpus": sorted(os.sched_getaffinity(0)),
               "loadavg_start": list(os.getloadavg()), "started": time.time(), "work": str(work),
               "planned": len(trials), "runs": []}  # fmt: skip
@@ -175,7 +177,7 @@ def run(args: argparse.Namespace) -> dict:
                 result["stopped"] = f"--max-minutes {args.max_minutes} reached"
                 break
             print(f"[{index}/{len(trials)}] {trial.name} ...", end=" ", flush=True)
-            entry = run_trial(trial, work, args.quick)
+            entry = run_trial(trial, work, args.quick, args.mode)
             print(_line(entry), flush=True)
             result["runs"].append(entry)
             result |= summarise(result["runs"])
@@ -205,6 +207,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true",
                         help=f"the quick compare preset and counts {QUICK_COUNTS}")  # fmt: skip
     parser.add_argument("--out", type=Path, default=Path("examples/results/credibility"))
+    parser.add_argument("--mode", choices=MODES, default="xla",
+                        help="g2p execution mode of every compare (default xla)")  # fmt: skip
     parser.add_argument("--work", type=Path, help="where the compares' own results go "
                                                   "(default: a new temporary folder)")  # fmt: skip
     for kind, count in FULL_COUNTS.items():

@@ -2,12 +2,12 @@
 
 ``make_model`` builds the lab's default g2p workload and wraps its call. The first time the
 wrapper sees an input of a given length it calibrates in-process: the median time of a few g2p
-calls on that input, and the median time of one small matrix product. From then on every call
-on that input runs g2p and then a fixed number of matrix products, chosen so they add
-``CREDIBILITY_EXTRA_COMPUTE`` (a fraction, e.g. 0.10) of the call's own time. The count is fixed
-after calibration, so the extra work is arithmetic, not a wait: it slows down with the machine
-just as the model does. With a fraction of 0 the wrapper calibrates the same way and adds nothing,
-so both sides of a comparison do the same warmup work.
+calls on that input (after an untimed one), and the median time of one small matrix product.
+From then on every call on that input runs g2p and then a fixed number of matrix products, chosen
+so they add ``CREDIBILITY_EXTRA_COMPUTE`` (a fraction, e.g. 0.10) of the call's own time. The
+count is fixed after calibration, so the extra work is arithmetic, not a wait: it slows down with
+the machine just as the model does. With a fraction of 0 the wrapper calibrates the same way and
+adds nothing, so both sides of a comparison do the same warmup work.
 
 Each calibration is appended as one JSON line to ``CREDIBILITY_LOG`` when that is set.
 """
@@ -66,6 +66,7 @@ class ExtraCompute:
         return float(state[0, 0])
 
     def _calibrate(self, words: list[str]) -> int:
+        self.predict(words)  # a first call on a new input may trace or compile
         call = statistics.median(_timed(self.predict, words) for _ in range(CALIBRATION_CALLS))
         block = statistics.median(_timed(self._multiply, PRODUCT_BLOCK)
                                   for _ in range(PRODUCT_SAMPLES))  # fmt: skip

@@ -68,10 +68,10 @@ def test_plan_interleaves_rounds_so_a_cut_short_run_stays_balanced():
 
 
 def test_the_compare_commands_are_the_lab_cli_with_the_effect_on_side_b(tmp_path):
-    aa = credibility.compare_command(credibility.Trial(0, "quiet", "aa"), tmp_path, quick=False)
-    assert aa[1:4] == ["-m", "tfopt", "compare"] and "--quick" not in aa
+    aa = credibility.compare_command(credibility.Trial(0, "quiet", "aa"), tmp_path, False, "xla")
+    assert aa[1:6] == ["-m", "tfopt", "compare", "--mode", "xla"] and "--quick" not in aa
     assert "a=stock" in aa and "b=stock" in aa and "--workload" not in aa
-    ab = credibility.compare_command(credibility.Trial(0, "busy", "ab5"), tmp_path, quick=True)
+    ab = credibility.compare_command(credibility.Trial(0, "busy", "ab5"), tmp_path, True, "eager")
     assert f"b=stock,{FRACTION_ENV}=0.05" in ab and f"a=stock,{FRACTION_ENV}=0" in ab
     assert ab[-1] == "--quick"
 
