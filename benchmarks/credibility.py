@@ -92,7 +92,9 @@ def neighbour(busy: bool) -> Iterator[int | None]:
         yield None
         return
     core = max(os.sched_getaffinity(0))
-    loop = f"import os\nos.sched_setaffinity(0, {{{core}}})\nwhile True:\n    pass\n"
+    # it stops by itself if this process dies without the ``finally`` (e.g. SIGKILL)
+    loop = (f"import os\nos.sched_setaffinity(0, {{{core}}})\nparent = os.getppid()\n"
+            "while os.getppid() == parent:\n    sum(range(100_000))\n")  # fmt: skip
     process = subprocess.Popen([sys.executable, "-c", loop])
     try:
         yield core
