@@ -48,3 +48,31 @@ def test_recommended_settings_keep_what_was_set_and_leave_out_defaults():
                           {"mode": "xla", "knobs.onednn": False, "knobs.intra": 2})  # fmt: skip
     assert tunable_settings(config) == {"variant": "stock", "mode": "xla", "intra": 2,
                                         "onednn": False}  # fmt: skip
+
+
+def test_the_consistency_check_names_a_best_line_the_tables_contradict(tmp_path):
+    """The report of the issue: screening kept onednn, the final rounds show batching fastest;
+    a Best line naming onednn is caught, and the lab's own summary has no contradiction."""
+    from test_harness_export import record
+
+    from tfopt.recommend import contradictions, paste_lines
+
+    lab = Lab(LabSettings(base={"sizes": [1, 2, 6]}, steps=["batching", "onednn"]), tmp_path)
+    medians = {"initial": 0.09, "batching": 0.0136, "onednn": 0.0159}
+    configs = {label: config_entry(label, {"mode": "xla", "batch_size": 256 if label ==
+                                           "batching" else None}, [record(label, m, w)
+                                                                   for w in range(6)])
+               for label, m in medians.items()}  # fmt: skip
+    walked = [{"name": name, "label": name, "file": name, "change": name, "base": base,
+               "config": {}, "vs_previous": None, "kept": name == "onednn"}
+              for name, base in (("batching", "initial"), ("onednn", "batching"))]  # fmt: skip
+    summary = lab.summarize({}, walked, configs)
+    assert summary["best"] == "batching" and contradictions(summary) == []
+    assert summary["recommendation"] == ["model options: mode='xla', batch_size=256"]
+    steps = {step["name"]: step for step in summary["steps"]}
+    assert steps["onednn"]["screening"].startswith("kept, not confirmed by the final rounds")
+    wrong = {**summary, "best": "onednn", "speedup": steps["onednn"]["vs_initial"],
+             "recommended": {}, "recommendation": paste_lines(configs["onednn"]["params"])}
+    problems = contradictions(wrong)
+    assert "'batching' is faster than Best 'onednn' in the final rounds" in problems
+    assert "the recommended settings are not 'onednn''s" in problems

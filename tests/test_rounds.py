@@ -37,10 +37,9 @@ def test_shared_process_rounds_at_default_settings_meet_the_targets():
 def test_one_process_per_side_rounds_are_never_wrong_more_than_5_percent():
     """One process per side: a 12% per-process offset does not cancel, so rounds are noisy; the
     rule then says "inconclusive" far more often, but wrong verdicts stay rare."""
-    budget = Budget(8, 80)
-    same, _ = verdicts(1.0, budget, shared=False)
+    same, _ = verdicts(1.0, DEFAULT, shared=False)
     assert same[FASTER] + same[SLOWER] <= 0.05 * RUNS
-    faster, coverage = verdicts(1.10, budget, shared=False)
+    faster, coverage = verdicts(1.10, DEFAULT, shared=False)
     assert faster[FASTER] >= 0.90 * RUNS and faster[SLOWER] == 0
     assert coverage >= 0.93
 

@@ -27,7 +27,7 @@ DEFAULT_OUT = os.environ.get("TFOPT_RESULTS", "results")
 QUICK = {"duration": 0.5, "warmup": 1, "final": (4, 4, 60.0), "screen": (2, 2, None),
          "compare": (6, 12, 90.0), "tune_budget": 2, "tune_remeasure": False}  # fmt: skip
 FULL = {"duration": 1.0, "warmup": 2, "final": (6, 20, 400.0), "screen": (3, 3, None),
-        "compare": (6, 40, 150.0), "tune_budget": 10, "tune_remeasure": True}  # fmt: skip
+        "compare": (8, 80, 150.0), "tune_budget": 10, "tune_remeasure": True}  # fmt: skip
 
 DESCRIPTION = """\
 tfopt: find the TensorFlow settings and build that make a model fastest on this CPU box.

@@ -9,7 +9,7 @@ from pathlib import Path
 from .environment import record_environment
 from .executors import Executor
 from .export import export_all
-from .interleave import against_first, measure_rounds
+from .interleave import against_first, measure_rounds, process_groups
 from .matrix import resolve
 from .progress import Progress
 from .rounds import Budget
@@ -36,7 +36,7 @@ def run_compare(
     config = resolve(base)
     runner = Runner(out, {STOCK: Variant(STOCK), **variants}, progress, executor=executor)
     configs = {name: {**config, "variant": name} for name in variants}
-    progress.expected = budget.min_rounds * len(configs)
+    progress.expected = budget.min_rounds * len(process_groups(configs, runner, share))
     records, rounds = measure_rounds(
         runner, configs, "compare", budget, against_first(list(variants)),
         alpha=config["alpha"], threshold=config["threshold"], seed=config["seed"], share=share,

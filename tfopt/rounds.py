@@ -27,8 +27,8 @@ MeasureRound = Callable[[int, list[str]], dict[str, float | None]]
 class Budget:
     """How many rounds at least and at most, and how long to keep adding them."""
 
-    min_rounds: int = 6
-    max_rounds: int = 40
+    min_rounds: int = 8  # fewer: early looks at a CI of few, noisy rounds call more A/A wrong
+    max_rounds: int = 80
     seconds: float | None = None
 
     def __post_init__(self) -> None:

@@ -63,6 +63,8 @@ def _measurement(summary: dict) -> list[str]:
     tested = [c for c in _all_comparisons(summary) if c]
     if not tested:
         return []
+    if "n" not in tested[0]:
+        return [f"Measurement: {tested[0]['test']} on pooled sweeps (written by an earlier tfopt)."]
     rounds = summary.get("rounds") or {}
     line = (f"Measurement: each worker process is one replicate (the median of its sweeps); "
             f"round k pairs worker k of each configuration, run in a random order; speedups are "
