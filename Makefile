@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
 
-.PHONY: setup test test-slow lint profile profile-quick bench lock variant-locks image wheelhouse base-image clean
+.PHONY: setup test test-slow lint profile profile-quick bench bench-credibility lock variant-locks image wheelhouse base-image clean
 
 setup: $(STAMP)
 
@@ -34,6 +34,11 @@ profile-quick: setup
 
 bench: setup
 	$(PY) -m g2p.bench
+
+# Can the lab's verdicts be trusted on this machine? Real A/A and A/B compares, quiet and beside a
+# busy neighbour; counts and a time cap through BENCH_ARGS, e.g. BENCH_ARGS="--aa 6 --max-minutes 60".
+bench-credibility: setup
+	$(PY) -m benchmarks.credibility $(BENCH_ARGS)
 
 # Regenerate the hash-pinned lock after editing pyproject.toml (needs `uv` on the host).
 lock:
