@@ -12,7 +12,7 @@ from .runner import RUNS, Runner, measure_labelled
 from .summary import SCHEMA, config_entry, versus
 from .variants import STOCK, Variant
 
-SETTINGS = ("workload", "sizes", "repeats", "warmup", "cpus", "memory")
+SETTINGS = ("workload", "input", "hint", "sizes", "repeats", "warmup", "cpus", "memory")
 
 
 def run_compare(

@@ -50,7 +50,9 @@ class Lab:
         self.variants = {STOCK: Variant(STOCK), **settings.variants}
         self.runner = Runner(self.out, self.variants, self.progress)
         names = settings.steps or steps.default_steps(self.initial["workload"])
-        self.steps = steps.build(names, [v for v in settings.variants if v != STOCK])
+        self.steps = steps.build(names, [v for v in settings.variants if v != STOCK],
+                                 self.initial["workload"])  # fmt: skip
+        self.skipped_steps = steps.skipped_steps(self.initial["workload"])
         self.tuned: dict = {}
 
     # --- measuring -------------------------------------------------------------------------
@@ -135,6 +137,8 @@ class Lab:
         self.progress.expected = self.expected_runs()
         env = environment.record_environment(self.out / RUNS)
         self.progress.note(f"environment: {environment.machine_title(env)}")
+        for name, reason in self.skipped_steps.items():
+            self.progress.note(f"step {name} skipped: {reason}")
         walked = self.screen()
         configs = self.final(walked)
         summary = self.summarize(env, walked, configs)
@@ -167,6 +171,7 @@ class Lab:
             "settings": self._settings(),
             "configs": configs,
             "steps": walked,
+            "skipped_steps": self.skipped_steps,
             "comparisons": comparisons,
             "tuning": self.tuned,
             "best": best,
@@ -175,8 +180,8 @@ class Lab:
         }
 
     def _settings(self) -> dict:
-        keys = ("workload", "sizes", "warmup", "repeats", "duration", "cpus", "memory",
-                "alpha", "threshold")  # fmt: skip
+        keys = ("workload", "input", "hint", "sizes", "warmup", "repeats", "duration", "cpus",
+                "memory", "alpha", "threshold")  # fmt: skip
         return {**{k: self.initial[k] for k in keys}, "workers": self.settings.workers,
                 "screen_workers": self.settings.screen_workers,
                 "tune_budget": self.settings.tune_budget}  # fmt: skip

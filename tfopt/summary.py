@@ -30,6 +30,7 @@ def config_entry(label: str, params: dict, records: list[RunRecord]) -> dict:
         "sweeps_ms": [v * MS for v in sample.values],
         "sweeps_worker": list(sample.groups),
         "tensorflow": done[0].payload.get("tensorflow"),
+        "details": done[0].payload.get("details") or {},
         "warnings": sample.instability(),
     }
 

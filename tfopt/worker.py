@@ -70,6 +70,7 @@ def _measure(task: dict) -> dict:
         **result,
         "build_seconds": build_seconds,
         "unit": workload.unit,
+        "details": built.details,
         "tensorflow": _tensorflow_version(),
         "python": platform.python_version(),
         "pid": os.getpid(),
