@@ -91,6 +91,10 @@ def _emit(args, result: dict) -> int:
 
 
 def _human(result: dict) -> str:
+    if result.get("kind") in ("lab", "compare", "matrix"):
+        from .export import console_format
+
+        return console_format.render(result, result.get("out", ""))
     if "speedup" in result and result["speedup"]:
         return (f"best: {result['best']} at {speedup_text(result['speedup'])} against initial; "
                 f"report: {result.get('out', '')}/report.md")  # fmt: skip
@@ -345,4 +349,4 @@ def _run_report(args) -> dict:
         raise ValueError(f"{path} does not exist: run 'tfopt profile --out {args.out}' first")
     summary = json_format.read_json(path)
     written = export_all(summary, args.out)
-    return {"written": [str(p) for p in written]}
+    return {**summary, "out": str(args.out), "written": [str(p) for p in written]}

@@ -52,6 +52,7 @@ def _size_entry(sample: Sample) -> dict:
         "median": sample.median() * MS,
         "ci95": [low * MS, high * MS],
         "p90": sample.percentile(90) * MS,
+        "p99": sample.percentile(99) * MS,
         "n": len(sample),
     }
 
