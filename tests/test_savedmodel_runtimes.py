@@ -6,6 +6,8 @@ input (None, None)) exported once per session in a child process, so this proces
 TensorFlow. The runtime end-to-end run (TFLite, ONNX Runtime, OpenVINO) is in the slow suite.
 """
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +166,34 @@ def test_console_and_report_show_inputs_batches_runtimes_and_flag_what_differs()
     assert "flagged, not ranked" in report
     assert "| ort | onnxruntime | 1 | f32 | 1 | 1e-06 |" in report
     assert "`tf` (TF 2.21.0, oneDNN default, default thread pools): best batch 8" in report
+
+
+@pytest.mark.slow
+def test_runtimes_side_by_side_with_output_checks_and_a_conversion_that_fails(models, tmp_path):
+    """TensorFlow, TFLite, ONNX Runtime and OpenVINO (float32 and bfloat16) on the same real
+    SavedModel, interleaved. Through the 'serve' signature, which OpenVINO cannot read: its rows
+    say so while the others are measured and checked."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    runtimes = ["tflite", "onnxruntime", "openvino", "openvino-bf16"]
+    done = subprocess.run(
+        [sys.executable, "-m", "tfopt", "compare", "--workload", f"savedmodel:{models}/tiny",
+         "--signature", "serve", "--hint", "latency", "--variant", "tf=stock",
+         *[f"--variant={name}={name}" for name in runtimes], "--workers", "2", "--repeats", "20",
+         "--warmup", "1", "--out", str(tmp_path / "out")],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    configs = summary["configs"]
+    for name in ("tflite", "onnxruntime"):
+        details = configs[name]["details"]
+        assert details["runtime"]["precision"] == "f32" and details["runtime"]["threads"] >= 1
+        assert details["outputs"]["1"]["within_tolerance"], details["outputs"]
+        assert configs[name]["sweep"]["median"] > 0
+    for name in ("openvino", "openvino-bf16"):
+        assert configs[name]["sweep"] is None
+        assert "reads only the 'serving_default' signature" in configs[name]["failed"][0]["reason"]
+    assert configs["tf"]["details"]["inputs"][0]["shape"] == "Nx8"
+    assert "did not run: ConversionError: openvino cannot convert" in done.stdout
+    report = (tmp_path / "out" / "report.md").read_text()
+    assert "## Runtimes" in report and "outputs match TensorFlow" in report

@@ -90,7 +90,7 @@ NOT_APPLICABLE = {
     "savedmodel": {
         "graph": "a SavedModel signature already runs as a TensorFlow graph",
         "batching": "the batch size is the input size: the lab measures every size in --sizes "
-                    "(--hint throughput) and names the fastest per row",
+                    "(--hint throughput) and names the best batch",
     },
     "callable": {
         "graph": "the lab cannot change how a Python callable runs its model",
