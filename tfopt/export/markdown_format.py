@@ -148,7 +148,7 @@ def _inputs_section(summary: dict) -> list[str]:
     if not rows:
         return []
     headers = ["input", "shape (N = batch size)", "dtype", "data"]
-    return ["", "## Inputs", "", *_table(headers, rows)]
+    return ["", "## Inputs", "", *_table(headers, rows), ""]
 
 
 def _skipped_section(summary: dict) -> list[str]:
@@ -156,7 +156,7 @@ def _skipped_section(summary: dict) -> list[str]:
     if not skipped:
         return []
     return ["", "## Steps that do not apply", "",
-            *[f"- `{name}`: {reason}" for name, reason in skipped.items()]]  # fmt: skip
+            *[f"- `{name}`: {reason}" for name, reason in skipped.items()], ""]  # fmt: skip
 
 
 def _runtimes_section(summary: dict) -> list[str]:
@@ -173,8 +173,8 @@ def _runtimes_section(summary: dict) -> list[str]:
 
 def _batches_section(summary: dict) -> list[str]:
     """Per batch size for models whose input size is a batch: one sum over sizes hides which
-    batch is fast."""
-    entries = tables.batch_entries(summary)
+    batch is fast (one size alone is the configurations table already)."""
+    entries = tables.throughput_entries(summary)
     if not entries:
         return []
     lines = ["## Per batch size", ""]

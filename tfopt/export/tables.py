@@ -18,15 +18,11 @@ def input_rows(summary: dict) -> list[list[str]]:
     return [[item["name"], item["shape"], item["dtype"], item["source"]] for item in inputs]
 
 
-def batch_entries(summary: dict) -> list[dict]:
-    """The configurations whose input size is a batch of rows (a SavedModel), measured."""
-    return [entry for entry in summary.get("configs", {}).values()
-            if entry.get("unit") == "rows" and entry.get("by_size")]  # fmt: skip
-
-
 def throughput_entries(summary: dict) -> list[dict]:
-    """Those measured at more than one batch size: worth a throughput-against-batch plot."""
-    return [entry for entry in batch_entries(summary) if len(entry["by_size"]) > 1]
+    """The configurations whose input size is a batch of rows (a SavedModel), measured at more
+    than one batch size: worth a per-batch table and a throughput-against-batch plot."""
+    return [entry for entry in summary.get("configs", {}).values()
+            if entry.get("unit") == "rows" and len(entry.get("by_size") or {}) > 1]  # fmt: skip
 
 
 def batch_rows(entry: dict) -> list[dict]:
