@@ -40,10 +40,6 @@ class Runtime(ABC):
         except importlib.metadata.PackageNotFoundError:
             return "not installed"
 
-    def notes(self, folder: Path) -> list[str]:
-        """What the conversion had to do that a reader should know (none by default)."""
-        return []
-
     def convert_key(self) -> str:
         return f"{self.name} {self.package} {self.version()}"
 

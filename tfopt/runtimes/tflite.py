@@ -1,7 +1,7 @@
 """TensorFlow Lite: the SavedModel converted at float32 with no optimizations, run by
 ``tf.lite.Interpreter`` (its default XNNPACK CPU delegate) through set_tensor/invoke/get_tensor,
-one interpreter per input shape so a batch-size sweep never resizes tensors between timed
-calls."""
+one interpreter per input shape so a
+batch-size sweep never resizes tensors between timed calls."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from pathlib import Path
 from .base import Runtime, Session
 
 MODEL = "model.tflite"
-SELECT_TF_OPS = "select-tf-ops.txt"
 
 
 class TfLite(Runtime):
@@ -18,20 +17,10 @@ class TfLite(Runtime):
     package = "tensorflow-cpu"
 
     def convert(self, saved_model: str, signature: str, folder: Path) -> None:
-        """TFLite's own ops where they suffice; else TensorFlow's kernels fill in (select TF ops,
-        as the converter itself advises for an LSTM's tensor lists), and the folder says so."""
         import tensorflow as tf
 
-        try:
-            content = _converter(tf, saved_model, signature, select_tf_ops=False).convert()
-        except Exception:  # the converter's ConverterError: ops TFLite lacks
-            content = _converter(tf, saved_model, signature, select_tf_ops=True).convert()
-            (folder / SELECT_TF_OPS).write_text("converted with TensorFlow ops (Flex)\n")
-        (folder / MODEL).write_bytes(content)
-
-    def notes(self, folder: Path) -> list[str]:
-        marker = folder / SELECT_TF_OPS
-        return [marker.read_text().strip()] if marker.exists() else []
+        converter = tf.lite.TFLiteConverter.from_saved_model(saved_model, [signature])
+        (folder / MODEL).write_bytes(converter.convert())
 
     def load(self, folder: Path, signature: str, threads: int) -> Session:
         content = (folder / MODEL).read_bytes()
@@ -58,15 +47,6 @@ class TfLite(Runtime):
             return {name: interpreter.get_tensor(index) for name, index in outputs.items()}
 
         return run
-
-
-def _converter(tf, saved_model: str, signature: str, select_tf_ops: bool):
-    converter = tf.lite.TFLiteConverter.from_saved_model(saved_model, [signature])
-    if select_tf_ops:
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS,
-                                               tf.lite.OpsSet.SELECT_TF_OPS]  # fmt: skip
-        converter._experimental_lower_tensor_list_ops = False
-    return converter
 
 
 def _interpreter(content: bytes, threads: int):

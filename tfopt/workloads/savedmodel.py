@@ -115,7 +115,6 @@ def _runtime_calls(workload: SavedModelWorkload, name: str, feeds, reference, de
     threads = _tf_threads(tf)
     details["runtime"] = runtime.describe(threads)
     folder = runtimes.converted(runtime, workload.path, workload.signature)
-    details["runtime"]["notes"] = runtime.notes(folder)
     session = runtime.load(folder, workload.signature, threads)
     checks = details.setdefault("outputs", {})
 
