@@ -118,6 +118,8 @@ def test_output_difference_is_measured_against_the_tolerance_of_the_precision():
     assert close["within_tolerance"] and close["max_abs"] == pytest.approx(1e-5)
     far = base.output_difference(reference, {"other": reference["y"] * 1.01}, "f32")
     assert not far["within_tolerance"] and far["max_rel"] == pytest.approx(0.01)
+    tiny = {"y": reference["y"] * 1e-12}  # random logits: an absolute bound would pass garbage
+    assert not base.output_difference(tiny, {"y": -tiny["y"]}, "f32")["within_tolerance"]
     bf16 = base.output_difference(reference, {"y": reference["y"] * 1.01}, "bf16")
     assert bf16["within_tolerance"]
 

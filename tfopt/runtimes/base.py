@@ -16,9 +16,10 @@ from pathlib import Path
 FAILED = "conversion-failed.txt"
 Session = Callable[[dict], dict]  # {input name: array} -> {output name: array}
 
-# Outputs agree when every element has |runtime - tensorflow| <= ATOL + RTOL * |tensorflow|
-# (numpy.allclose), at the tolerance of the runtime's precision.
-TOLERANCE = {"f32": {"atol": 1e-4, "rtol": 1e-3}, "bf16": {"atol": 1e-2, "rtol": 5e-2}}
+# Outputs agree when max |runtime - tensorflow| / max |tensorflow|, per output, stays within the
+# tolerance of the runtime's precision. Relative to the output's own scale: an absolute bound
+# would pass anything on outputs as small as a randomly initialised network's logits.
+TOLERANCE = {"f32": 1e-3, "bf16": 5e-2}
 
 
 class Runtime(ABC):
@@ -111,14 +112,12 @@ def output_difference(reference: dict, outputs: dict, precision: str) -> dict:
     if set(outputs) != set(names):
         outputs = dict(zip(names, outputs.values(), strict=False))
     max_abs = max_rel = 0.0
-    within = True
-    tolerance = TOLERANCE[precision]
     for name in names:
         ref = np.asarray(reference[name], dtype=np.float64)
         got = np.asarray(outputs[name], dtype=np.float64).reshape(ref.shape)
-        diff = np.abs(got - ref)
+        largest = float(np.max(np.abs(got - ref))) if ref.size else 0.0
         scale = float(np.max(np.abs(ref))) if ref.size else 0.0
-        max_abs = max(max_abs, float(diff.max()) if diff.size else 0.0)
-        max_rel = max(max_rel, float(diff.max()) / scale if diff.size and scale else 0.0)
-        within = within and bool(np.allclose(got, ref, **tolerance))
-    return {"max_abs": max_abs, "max_rel": max_rel, "within_tolerance": within}
+        max_abs = max(max_abs, largest)
+        max_rel = max(max_rel, largest / scale if scale else largest)
+    return {"max_abs": max_abs, "max_rel": max_rel,
+            "within_tolerance": max_rel <= TOLERANCE[precision]}  # fmt: skip
