@@ -83,10 +83,16 @@ def _runtimes(summary: dict) -> list[str]:
     rows = tables.runtime_rows(summary)
     if not any(row["runtime"] != "tensorflow" for row in rows):
         return []
-    lines = [f"  {row['label']}: {row['runtime']} {row['version']} {row['precision']}, "
-             f"{row['threads']} threads; max abs diff {_number(row['max_abs'])}, max rel "
-             f"{_number(row['max_rel'])}; {row['status']}" for row in rows]  # fmt: skip
+    lines = [f"  {_runtime_line(row)}" for row in rows]
     return ["runtimes (outputs checked against TensorFlow on the same inputs):", *lines]
+
+
+def _runtime_line(row: dict) -> str:
+    if not row["version"]:  # it never ran: the status says why
+        return f"{row['label']}: {row['runtime']}; {row['status']}"
+    return (f"{row['label']}: {row['runtime']} {row['version']} {row['precision']}, "
+            f"{row['threads']} threads; max abs diff {_number(row['max_abs'])}, max rel "
+            f"{_number(row['max_rel'])}; {row['status']}")
 
 
 def _recommendation(summary: dict) -> list[str]:
