@@ -2,7 +2,7 @@
 their rows in the console summary and the report.
 
 The command-line tests use a real SavedModel (a small Keras model with an Embedding and an LSTM,
-input (None, None)) exported once per session in a child process, so this process never starts
+input (None, None)) exported once per test run in a child process, so this process never starts
 TensorFlow. The runtime end-to-end run (TFLite, ONNX Runtime, OpenVINO) is in the slow suite.
 """
 
