@@ -118,6 +118,10 @@ def _emit(args, result: dict) -> int:
 
 
 def _human(result: dict) -> str:
+    if result.get("kind") in ("lab", "compare", "matrix"):
+        from .export import console_format
+
+        return console_format.render(result, result.get("out", ""))
     if "speedup" in result and result["speedup"]:
         return (f"best: {result['best']}: {direction_text(result['speedup'])} "
                 f"({speedup_text(result['speedup'])}); "
@@ -177,6 +181,13 @@ def _common(parser: argparse.ArgumentParser, out: bool = True) -> None:
                        help="g2p (default), module:factory, or savedmodel:/path")  # fmt: skip
     group.add_argument("--inputs", help="for module:factory workloads: module:function(size, seed)")
     group.add_argument("--signature", default="serving_default", help="SavedModel signature")
+    group.add_argument("--input", action="append", default=[], metavar="NAME:SHAPE[:DTYPE]",
+                       help="a SavedModel input, repeatable: -1 marks the batch dimension the "
+                            "lab sweeps (x:-1x224x224x3, x:1x224x224x3); integers take a range "
+                            "(tokens:-1x64:int32:0..9999); or data: NAME:FILE.npy")  # fmt: skip
+    group.add_argument("--hint", choices=("latency", "throughput"),
+                       help="SavedModel: latency = batch 1 (p50/p90/p99 ms); throughput = batch "
+                            "sizes 1-32, rows/s per batch (default)")  # fmt: skip
     group.add_argument("--sizes", type=_int_list, help="input sizes, e.g. 1,2,6,7,10,15,20")
     group.add_argument("--cpus", type=float, help="CPU quota in cores (docker --cpus)")
     group.add_argument("--memory", help="memory limit, e.g. 4G (docker --memory)")
@@ -198,7 +209,9 @@ def _common(parser: argparse.ArgumentParser, out: bool = True) -> None:
                        help="fewer repeats, workers, trials (about 3 minutes on 2 cores)")
     group.add_argument("--variant", action="append", default=[], metavar="NAME=SPEC",
                        help="a TensorFlow build: stock, tensorflow-cpu==2.20.0, wheel:PATH.whl, "
-                            "python:PATH, docker:IMAGE; env vars as ,KEY=VALUE")  # fmt: skip
+                            "python:PATH, docker:IMAGE; or another runtime on a SavedModel: "
+                            "tflite, onnxruntime, openvino, openvino-bf16; env vars as "
+                            ",KEY=VALUE")  # fmt: skip
     if out:
         group.add_argument("--out", type=Path, default=Path(DEFAULT_OUT),
                            help=f"results folder (default {DEFAULT_OUT})")  # fmt: skip
@@ -216,7 +229,9 @@ def _profile_parser(commands) -> None:
     profile.add_argument("--config", type=Path,
                          help="JSON/TOML matrix: list values expand to permutations")
     profile.add_argument("--steps", type=_str_list,
-                         help="steps in order (default: graph,xla,batching,onednn,threads)")
+                         help="steps in order (default: every step that applies to the "
+                              "workload; g2p: graph,xla,batching,onednn,threads; a SavedModel: "
+                              "xla,onednn,threads)")  # fmt: skip
     profile.add_argument("--tune-budget", type=_positive_int,
                          help="tuner trials in the threads step")  # fmt: skip
     profile.set_defaults(handler=_run_profile)
@@ -311,6 +326,8 @@ def _base_config(args) -> dict:
         "workload": args.workload,
         "inputs": args.inputs,
         "signature": args.signature,
+        "input": args.input,
+        "hint": args.hint,
         "repeats": args.repeats,
         "duration": None if args.repeats else (args.duration or preset["duration"]),
         "warmup": args.warmup if args.warmup is not None else preset["warmup"],
@@ -326,6 +343,10 @@ def _base_config(args) -> dict:
 
 def _variants(args) -> dict:
     parsed = [variants_mod.parse(text) for text in args.variant]
+    runtimes = [v.name for v in parsed if v.runtime]
+    if runtimes and not args.workload.startswith("savedmodel:"):
+        raise ValueError(f"runtime variant(s) {runtimes} convert a SavedModel: use "
+                         "--workload savedmodel:/path")  # fmt: skip
     names = [v.name for v in parsed]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -334,9 +355,9 @@ def _variants(args) -> dict:
 
 
 # Flags that describe one configuration: with --config, the config file says these instead.
-CONFIG_FILE_KEYS = ("workload", "inputs", "signature", "sizes", "cpus", "memory", "repeats",
-                    "duration", "warmup", "workers", "rounds", "time_budget", "separate_processes",
-                    "quick", "steps", "tune_budget")  # fmt: skip
+CONFIG_FILE_KEYS = ("workload", "inputs", "signature", "input", "hint", "sizes", "cpus",
+                    "memory", "repeats", "duration", "warmup", "workers", "rounds", "time_budget",
+                    "separate_processes", "quick", "steps", "tune_budget")  # fmt: skip
 
 
 def _refuse_flags_beside_config(args) -> None:
@@ -422,4 +443,4 @@ def _run_report(args) -> dict:
         raise ValueError(f"{path} does not exist: run 'tfopt profile --out {args.out}' first")
     summary = json_format.read_json(path)
     written = export_all(summary, args.out)
-    return {"written": [str(p) for p in written]}
+    return {**summary, "out": str(args.out), "written": [str(p) for p in written]}

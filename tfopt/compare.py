@@ -17,8 +17,8 @@ from .runner import RUNS, Runner
 from .summary import SCHEMA, config_entry, rounds_entry, versus
 from .variants import STOCK, Variant
 
-SETTINGS = ("workload", "sizes", "repeats", "duration", "warmup", "cpus", "memory", "alpha",
-            "threshold")  # fmt: skip
+SETTINGS = ("workload", "input", "hint", "sizes", "repeats", "duration", "warmup", "cpus",
+            "memory", "alpha", "threshold")  # fmt: skip
 
 
 def run_compare(

@@ -43,7 +43,8 @@ def jobs_for(perms: list[Permutation], labels: list[str], folders: list[Path], w
 def task_for(job: Job) -> dict:
     config = job.perm.config
     return {
-        "workload": {k: config[k] for k in ("inputs", "signature")} | {"spec": config["workload"]},
+        "workload": {k: config[k] for k in ("inputs", "signature", "input")}
+        | {"spec": config["workload"]},
         "options": {k: config[k] for k in ("mode", "batch_size", "bucket")},
         "threads": {k: config["knobs"].get(k) for k in ("inter", "intra")},
         "sizes": config["sizes"],

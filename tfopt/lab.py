@@ -59,7 +59,9 @@ class Lab:
         self.variants = {STOCK: Variant(STOCK), **settings.variants}
         self.runner = Runner(self.out, self.variants, self.progress, executor=executor)
         names = settings.steps or steps.default_steps(self.initial["workload"])
-        self.steps = steps.build(names, [v for v in settings.variants if v != STOCK])
+        self.steps = steps.build(names, [v for v in settings.variants if v != STOCK],
+                                 self.initial["workload"])  # fmt: skip
+        self.skipped_steps = steps.skipped_steps(self.initial["workload"])
         self.tuned: dict = {}
 
     # --- measuring -------------------------------------------------------------------------
@@ -155,6 +157,8 @@ class Lab:
         self.progress.expected = self.expected_runs()
         env = environment.record_environment(self.out / RUNS)
         self.progress.note(f"environment: {environment.machine_title(env)}")
+        for name, reason in self.skipped_steps.items():
+            self.progress.note(f"step {name} skipped: {reason}")
         walked = self.screen()
         configs = self.final(walked)
         summary = self.summarize(env, walked, configs)
@@ -190,6 +194,7 @@ class Lab:
             "settings": self._settings(),
             "configs": configs,
             "steps": walked,
+            "skipped_steps": self.skipped_steps,
             "comparisons": comparisons,
             "tuning": self.tuned,
             "rounds": getattr(self, "final_rounds", None),
@@ -200,8 +205,8 @@ class Lab:
         }
 
     def _settings(self) -> dict:
-        keys = ("workload", "sizes", "warmup", "repeats", "duration", "cpus", "memory",
-                "alpha", "threshold")  # fmt: skip
+        keys = ("workload", "input", "hint", "sizes", "warmup", "repeats", "duration", "cpus",
+                "memory", "alpha", "threshold")  # fmt: skip
         final, screen = self.settings.final, self.settings.screen
         return {**{k: self.initial[k] for k in keys}, "final_rounds": [final.min_rounds,
                 final.max_rounds], "final_time_budget_s": final.seconds,

@@ -22,6 +22,7 @@ from pathlib import Path
 from tuner import Limits
 
 from .variants import from_config
+from .workloads.savedmodel import HINTS
 
 DEFAULT_SIZES = [1, 2, 6, 7, 10, 15, 20]  # words per text, as in the original experiment
 
@@ -30,6 +31,8 @@ DEFAULTS: dict = {
     "workload": "g2p",
     "inputs": None,
     "signature": "serving_default",
+    "input": [],
+    "hint": None,
     "sizes": DEFAULT_SIZES,
     "workers": 3,
     "warmup": 2,
@@ -56,7 +59,7 @@ DEFAULTS: dict = {
 }
 
 # Keys whose list values are data, not axes of the matrix.
-LITERAL_KEYS = {"sizes", "exclude", "variants", "journey", "mem_trace"}
+LITERAL_KEYS = {"sizes", "exclude", "variants", "journey", "mem_trace", "input"}
 # The only keys that may take a list of values (tables: every key inside them).
 AXIS_KEYS = {"cpus", "memory", "variant", "mode", "batch_size", "bucket", "knobs", "env"}
 # Keys that do not change what a run measures, so they stay out of its id.
@@ -119,8 +122,18 @@ def resolve(raw: dict) -> dict:
     if not isinstance(raw, dict):
         raise ConfigError("a config must be a table/object of keys")
     config = deep_merge(DEFAULTS, raw)
+    if "sizes" not in raw:
+        config["sizes"] = _default_sizes(config)
     validate(config)
     return config
+
+
+def _default_sizes(config: dict) -> list[int]:
+    """The workload's own default (a SavedModel: by ``hint``), else g2p's word counts."""
+    try:
+        return _workload_of(config).default_sizes(config["hint"]) or DEFAULT_SIZES
+    except ValueError:  # ConfigError too: validate names the problem
+        return DEFAULT_SIZES
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -346,6 +359,7 @@ _CHECKS = {
     "mode": _check_mode,
     "batch_size": _check_optional_count,
     "bucket": _check_optional_bool,
+    "hint": lambda k, v: v is None or v in HINTS or _fail(k, f"one of {', '.join(HINTS)}", v),
     "alpha": _check_probability,
     "threshold": lambda k, v: _check_positive_number(k, v),
 }
@@ -353,10 +367,25 @@ _CHECKS = {
 
 def _check_workload(config: dict) -> None:
     """Resolving a workload spec checks it without importing TensorFlow or the user's module."""
+    specs = config["input"]
+    if not isinstance(specs, list) or not all(isinstance(text, str) for text in specs):
+        _fail("input", "a list of input specs such as 'tokens:-1x64:int32'", config["input"])
+    workload = _workload_of(config)
+    if config["hint"] and not config["workload"].startswith("savedmodel:"):
+        raise ConfigError("config key 'hint': latency/throughput hints apply to SavedModel "
+                          "workloads, whose input size is a batch size")  # fmt: skip
+    try:
+        workload.check(config)
+    except ValueError as err:
+        raise ConfigError(f"config key 'workload': {err}") from None
+
+
+def _workload_of(config: dict):
     from .workloads import resolve as resolve_workload
 
     try:
-        resolve_workload(config["workload"], config["inputs"], config["signature"])
+        return resolve_workload(config["workload"], config["inputs"], config["signature"],
+                                config["input"])  # fmt: skip
     except ValueError as err:
         raise ConfigError(f"config key 'workload': {err}") from None
 

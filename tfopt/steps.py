@@ -68,24 +68,70 @@ class VariantStep:
         return with_updates(current, {"variant": self.variant})
 
 
+# TensorFlow's auto-clustering: on CPUs it also needs the global-jit flag.
+XLA_AUTO_JIT = "--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit"
+
 MODEL_STEPS = {
     "graph": Step("graph", "tf.function graph mode", {"mode": "graph"}),
     "xla": Step("xla", "XLA-compiled graph", {"mode": "xla"}),
     "batching": Step("batching", "batch 256 words, bucketed by length",
                      {"batch_size": 256, "bucket": True}),  # fmt: skip
 }
+SAVEDMODEL_STEPS = {
+    "xla": Step("xla", f"XLA auto-clustering (TF_XLA_FLAGS={XLA_AUTO_JIT})",
+                {"env.TF_XLA_FLAGS": XLA_AUTO_JIT}),  # fmt: skip
+}
 RUNTIME_STEPS = {"onednn": OneDnnToggle(), "threads": TunedThreads()}
 STEP_NAMES = (*MODEL_STEPS, *RUNTIME_STEPS)
 
+# Why a step does not apply to a kind of workload: said on the console and in the report, and
+# the reason a step asked for by name is refused before anything runs.
+NOT_APPLICABLE = {
+    "savedmodel": {
+        "graph": "a SavedModel signature already runs as a TensorFlow graph",
+        "batching": "the batch size is the input size: the lab measures every size in --sizes "
+                    "(--hint throughput) and names the best batch",
+    },
+    "callable": {
+        "graph": "the lab cannot change how a Python callable runs its model",
+        "xla": "the lab cannot change how a Python callable runs its model (set "
+               "TF_XLA_FLAGS in a config's env to try auto-clustering)",
+        "batching": "the batch size is the callable's own option (batch_size in a config)",
+    },
+}
+
+
+def workload_kind(workload: str) -> str:
+    if workload == "g2p":
+        return "g2p"
+    return "savedmodel" if workload.startswith("savedmodel:") else "callable"
+
+
+def _applicable(workload: str) -> dict:
+    kind = workload_kind(workload)
+    model = {"g2p": MODEL_STEPS, "savedmodel": SAVEDMODEL_STEPS}.get(kind, {})
+    return {**model, **RUNTIME_STEPS}
+
+
+def skipped_steps(workload: str) -> dict[str, str]:
+    """The steps that do not apply to this workload, each with the reason."""
+    return dict(NOT_APPLICABLE.get(workload_kind(workload), {}))
+
 
 def default_steps(workload: str) -> list[str]:
-    """All steps for g2p; runtime steps only for models whose options the lab cannot vary."""
-    return list(STEP_NAMES) if workload == "g2p" else list(RUNTIME_STEPS)
+    """Every step that applies to the workload, in the lab's order."""
+    return [name for name in STEP_NAMES if name in _applicable(workload)]
 
 
-def build(names: list[str], variants: list[str]) -> list:
+def build(names: list[str], variants: list[str], workload: str = "g2p") -> list:
+    """The steps by name; an unknown or inapplicable one raises ValueError saying why."""
     unknown = [name for name in names if name not in STEP_NAMES]
     if unknown:
         raise ValueError(f"unknown step(s) {unknown}; choose from {', '.join(STEP_NAMES)}")
-    chosen = [MODEL_STEPS.get(name) or RUNTIME_STEPS[name] for name in names]
-    return chosen + [VariantStep(variant) for variant in variants]
+    refused = skipped_steps(workload)
+    inapplicable = [name for name in names if name in refused]
+    if inapplicable:
+        reasons = "; ".join(f"{name}: {refused[name]}" for name in inapplicable)
+        raise ValueError(f"step(s) {inapplicable} do not apply to {workload!r} ({reasons})")
+    applicable = _applicable(workload)
+    return [applicable[name] for name in names] + [VariantStep(variant) for variant in variants]

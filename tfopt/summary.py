@@ -33,6 +33,7 @@ def config_entry(label: str, params: dict, records: list[RunRecord]) -> dict:
         "sweeps_worker": list(sample.groups),
         "replicates_ms": {str(k): v * MS for k, v in replicates(done).items()},
         "tensorflow": done[0].payload.get("tensorflow"),
+        "details": done[0].payload.get("details") or {},
         "warnings": sample.instability(),
     }
 
@@ -54,6 +55,7 @@ def _size_entry(sample: Sample) -> dict:
         "median": sample.median() * MS,
         "ci95": [low * MS, high * MS],
         "p90": sample.percentile(90) * MS,
+        "p99": sample.percentile(99) * MS,
         "n": len(sample),
     }
 

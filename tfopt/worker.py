@@ -74,6 +74,7 @@ def _measure(task: dict) -> dict:
         **(by_side if task.get("sides") else {}),
         "build_seconds": build_seconds,
         "unit": workload.unit,
+        "details": built.details,
         "tensorflow": _tensorflow_version(),
         "python": platform.python_version(),
         "pid": os.getpid(),

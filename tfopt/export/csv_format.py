@@ -17,6 +17,9 @@ from pathlib import Path
 from ..records import OK, RunRecord
 
 RUN_DATA = "run_data.csv"
+# A fast model times many thousands of sweeps per worker: its sweeps_ms cell outgrows csv's
+# default field limit of 128 KiB.
+csv.field_size_limit(2**31 - 1)
 
 
 class CsvError(ValueError):

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..environment import machine_title, oversubscription
 from ..recommend import contradictions
 from ..summary import direction_text, speedup_text
+from . import tables
 
 REPORT = "report.md"
 
@@ -36,6 +37,8 @@ def render(summary: dict) -> list[str]:
     if trap:
         lines.append(f"**Warning:** {trap}")
     lines += ["", *_settings(summary.get("settings", {})), *_measurement(summary)]
+    lines += _inputs_section(summary)
+    lines += _skipped_section(summary)
     if summary.get("speedup"):
         lines += ["", _headline(summary), ""]
     problems = contradictions(summary)
@@ -47,6 +50,8 @@ def render(summary: dict) -> list[str]:
     if summary.get("comparisons"):
         lines += ["## Comparisons", "", *_comparisons_table(summary), ""]
     lines += ["## Configurations", "", *_configs_table(summary), ""]
+    lines += _runtimes_section(summary)
+    lines += _batches_section(summary)
     lines += _plots(summary)
     lines += _warnings(summary)
     return lines
@@ -155,7 +160,7 @@ def _plots(summary: dict) -> list[str]:
     names = (["initial"] if "initial" in summary.get("configs", {}) else []) + (
         ["configs"] if summary.get("kind") == "matrix" else []) + [
         item["file"] for item in summary.get("steps", []) + summary.get("comparisons", [])
-    ]
+    ] + (["throughput"] if tables.throughput_entries(summary) else [])
     return ["## Plots", "", *[f"![{name}]({name}.png)" for name in names], ""]
 
 
@@ -167,3 +172,57 @@ def _warnings(summary: dict) -> list[str]:
                   f"{(f['reason'] or '').splitlines()[0] if f['reason'] else ''}"
                   for f in entry.get("failed", [])]  # fmt: skip
     return ["## Warnings", "", *lines, ""] if lines else []
+
+
+def _inputs_section(summary: dict) -> list[str]:
+    rows = tables.input_rows(summary)
+    if not rows:
+        return []
+    headers = ["input", "shape (N = batch size)", "dtype", "data"]
+    return ["", "## Inputs", "", *_table(headers, rows), ""]
+
+
+def _skipped_section(summary: dict) -> list[str]:
+    skipped = summary.get("skipped_steps") or {}
+    if not skipped:
+        return []
+    return ["", "## Steps that do not apply", "",
+            *[f"- `{name}`: {reason}" for name, reason in skipped.items()], ""]  # fmt: skip
+
+
+def _runtimes_section(summary: dict) -> list[str]:
+    rows = tables.runtime_rows(summary)
+    if not rows:
+        return []
+    cells = [[row["label"], row["runtime"], row["version"], row["precision"], row["threads"],
+              _number(row["max_abs"]), _number(row["max_rel"]), row["status"]]
+             for row in rows]  # fmt: skip
+    headers = ["config", "runtime", "version", "precision", "threads",
+               "max abs diff vs TF", "max rel diff", "status"]  # fmt: skip
+    return ["## Runtimes", "", *_table(headers, cells), ""]
+
+
+def _batches_section(summary: dict) -> list[str]:
+    """Per batch size for models whose input size is a batch: one sum over sizes hides which
+    batch is fast (one size alone is the configurations table already)."""
+    entries = tables.throughput_entries(summary)
+    if not entries:
+        return []
+    lines = ["## Per batch size", ""]
+    for entry in entries:
+        best = tables.best_batch(entry)
+        cells = [[row["batch"], _latency(row), f"{row['p90']:.2f}", _number(row["p99"], ".2f"),
+                  f"{row['per_s']:.1f}"] for row in tables.batch_rows(entry)]  # fmt: skip
+        lines += [f"`{entry['label']}` ({tables.curve_label(entry)}): best batch "
+                  f"{best['batch']} at {best['per_s']:.1f} rows/s", "",
+                  *_table(["batch", "median ms [95% CI]", "p90 ms", "p99 ms", "rows/s"], cells),
+                  ""]  # fmt: skip
+    return lines
+
+
+def _latency(row: dict) -> str:
+    return f"{row['median']:.2f} [{row['ci95'][0]:.2f}, {row['ci95'][1]:.2f}]"
+
+
+def _number(value, spec: str = ".3g") -> str:
+    return "n/a" if value is None else format(value, spec)

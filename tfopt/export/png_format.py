@@ -1,7 +1,10 @@
 """Plots, drawn from the summary alone: latency against input size, with 95% CI error bars.
 
 ``initial.png`` (the seed's chart), one ``<step>.png`` per step (initial against the step, with
-the speedup in the title) and ``<a>_vs_<b>.png`` per variant comparison.
+the speedup in the title), ``<a>_vs_<b>.png`` per variant comparison and, for models whose input
+size is a batch, ``throughput.png`` (rows/s against batch size). The title names the machine and
+the run's inputs; each curve's legend names what ran it (TensorFlow version or runtime, oneDNN,
+threads), since a variant or step can change any of them.
 """
 
 from __future__ import annotations
@@ -15,11 +18,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ..environment import machine_title  # noqa: E402
 from ..summary import speedup_text  # noqa: E402
+from . import tables  # noqa: E402
 
 
 def export(summary: dict, out: Path) -> list[Path]:
     configs, written = summary.get("configs", {}), []
-    machine = machine_title(summary.get("environment", {})) + _run_limits(summary)
+    machine = _subtitle(summary)
     if "initial" in configs:
         written.append(plot_sizes([configs["initial"]], out / "initial.png",
                                   f"initial: latency by input size\n{machine}"))  # fmt: skip
@@ -34,7 +38,40 @@ def export(summary: dict, out: Path) -> list[Path]:
         if before and after:
             title = f"{vs['before']} vs {item['label']}: {speedup_text(vs)}\n{machine}"
             written.append(plot_sizes([before, after], out / f"{item['file']}.png", title))
+    batched = tables.throughput_entries(summary)
+    if batched:
+        written.append(plot_throughput(batched, out / "throughput.png",
+                                       f"throughput by batch size\n{machine}"))  # fmt: skip
     return written
+
+
+def _subtitle(summary: dict) -> str:
+    """The machine and limits (without a TensorFlow version: each legend has its own), and the
+    inputs when the model declares them."""
+    env = {**summary.get("environment", {}), "tensorflow": {}}
+    line = machine_title(env) + _run_limits(summary)
+    inputs = tables.input_rows(summary)
+    if inputs:
+        line += "\ninputs: " + ", ".join(f"{name} {shape} {dtype} ({source})"
+                                         for name, shape, dtype, source in inputs)  # fmt: skip
+    return line
+
+
+def plot_throughput(entries: list[dict], path: Path, title: str) -> Path:
+    """Rows per second against batch size, one line per configuration, the best batch marked."""
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for entry in entries:
+        rows = tables.batch_rows(entry)
+        best = tables.best_batch(entry)
+        ax.plot([r["batch"] for r in rows], [r["per_s"] for r in rows], marker="o",
+                label=f"{entry['label']} ({tables.curve_label(entry)}): best batch "
+                      f"{best['batch']}, {best['per_s']:.0f}/s")  # fmt: skip
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted({r["batch"] for e in entries for r in tables.batch_rows(e)}))
+    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.set_xlabel(f"batch size ({entries[0].get('unit', 'rows')} per call)")
+    ax.set_ylabel(f"throughput ({entries[0].get('unit', 'rows')}/s, from median latency)")
+    return _finish(fig, ax, title, path)
 
 
 def _run_limits(summary: dict) -> str:
@@ -57,9 +94,13 @@ def plot_sizes(entries: list[dict], path: Path, title: str) -> Path:
     _scale_axes(ax, entries)
     ax.set_xlabel(f"input size ({entries[0].get('unit', 'items')} per call)")
     ax.set_ylabel("latency per call (ms, median, 95% CI)")
+    return _finish(fig, ax, title, path)
+
+
+def _finish(fig, ax, title: str, path: Path) -> Path:
     ax.set_title(title, fontsize=9)
     ax.grid(True, alpha=0.3)
-    ax.legend()
+    ax.legend(fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
@@ -79,4 +120,5 @@ def _scale_axes(ax, entries: list[dict]) -> None:
 def _legend(entry: dict) -> str:
     sweep = entry.get("sweep") or {}
     flag = " (unstable)" if sweep.get("unstable") else ""
-    return f"{entry['label']}: {sweep.get('median', float('nan')):.1f} ms/sweep{flag}"
+    return (f"{entry['label']}: {sweep.get('median', float('nan')):.1f} ms/sweep{flag}\n"
+            f"{tables.curve_label(entry)}")

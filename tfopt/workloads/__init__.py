@@ -16,14 +16,17 @@ from .text_to_phonemes import G2pWorkload
 __all__ = ["Built", "Workload", "resolve"]
 
 
-def resolve(spec: str, inputs: str | None = None, signature: str = "serving_default") -> Workload:
+def resolve(spec: str, inputs: str | None = None, signature: str = "serving_default",
+            input: list[str] | None = None) -> Workload:  # fmt: skip
     """The workload a spec names; a bad spec raises ValueError naming the problem."""
     if not isinstance(spec, str) or not spec:
         raise ValueError(f"workload must be a non-empty string, got {spec!r}")
+    if spec.startswith("savedmodel:"):
+        return SavedModelWorkload(spec.removeprefix("savedmodel:"), signature, input)
+    if input:
+        raise ValueError(f"--input describes a SavedModel's inputs; workload {spec!r} is not one")
     if spec == "g2p":
         return G2pWorkload()
-    if spec.startswith("savedmodel:"):
-        return SavedModelWorkload(spec.removeprefix("savedmodel:"), signature)
     if ":" in spec:
         return CallableWorkload(spec, inputs)
     raise ValueError(

@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -16,6 +16,7 @@ class Built:
 
     predict: Callable[[Any], Any]
     make_input: Callable[[int, int], Any]  # (size, seed) -> one input of that size
+    details: dict = field(default_factory=dict)  # inputs, runtime, output checks: for the report
 
 
 class Workload(ABC):
@@ -27,6 +28,14 @@ class Workload(ABC):
     @abstractmethod
     def build(self, options: dict) -> Built:
         """Construct the model with ``options`` (mode, batch_size, bucket: None = default)."""
+
+    def check(self, config: dict) -> None:
+        """Refuse, in the parent and before anything runs, a config this workload cannot run."""
+        return None
+
+    def default_sizes(self, hint: str | None) -> list[int] | None:
+        """Input sizes when the config names none (None: the lab's default)."""
+        return None
 
 
 def check_importable(target: str, what: str) -> tuple[str, str]:

@@ -1,0 +1,112 @@
+"""The summary on the console at the end of ``profile``, ``compare`` and ``report``: what ran,
+medians, speedups with their CI and verdicts, runtimes and the recommendation, in a few lines."""
+
+from __future__ import annotations
+
+from ..summary import speedup_text
+from . import tables
+
+
+def render(summary: dict, out: str = "") -> str:
+    lines = [summary.get("title", "tfopt results")]
+    lines += _inputs(summary)
+    lines += _skipped(summary)
+    lines += ["configurations:"]
+    lines += [f"  {_config_line(entry)}" for entry in summary.get("configs", {}).values()]
+    lines += _batches(summary)
+    lines += _steps(summary)
+    lines += _comparisons(summary)
+    lines += _runtimes(summary)
+    lines += _recommendation(summary)
+    if out:
+        lines.append(f"report: {out}/report.md")
+    return "\n".join(lines)
+
+
+def _inputs(summary: dict) -> list[str]:
+    described = [f"{name} {shape} {dtype} ({source})"
+                 for name, shape, dtype, source in tables.input_rows(summary)]  # fmt: skip
+    return [f"inputs: {', '.join(described)}"] if described else []
+
+
+def _skipped(summary: dict) -> list[str]:
+    return [f"step {name} skipped: {reason}"
+            for name, reason in (summary.get("skipped_steps") or {}).items()]  # fmt: skip
+
+
+def _config_line(entry: dict) -> str:
+    sweep = entry.get("sweep")
+    if not sweep:
+        return f"{entry['label']}: no worker completed"
+    flag = "  (unstable)" if sweep["unstable"] else ""
+    low, high = entry["sweep_ci95"]
+    return (f"{entry['label']}: median {_ms(sweep['median'])} ms/sweep [95% CI {_ms(low)}-"
+            f"{_ms(high)}], p90 {_ms(sweep['p90'])}, p99 {_ms(sweep['p99'])}; "
+            f"{tables.curve_label(entry)}{flag}")
+
+
+def _batches(summary: dict) -> list[str]:
+    lines = []
+    for entry in tables.throughput_entries(summary):
+        best = tables.best_batch(entry)
+        per_batch = ", ".join(f"{row['batch']}: {_ms(row['median'])} ms {row['per_s']:.0f}/s"
+                              for row in tables.batch_rows(entry))  # fmt: skip
+        lines.append(f"  {entry['label']} by batch: {per_batch}; best batch {best['batch']} "
+                     f"({best['per_s']:.1f} rows/s)")  # fmt: skip
+    return ["per batch size:", *lines] if lines else []
+
+
+def _steps(summary: dict) -> list[str]:
+    lines = []
+    for step in summary.get("steps", []):
+        vs = step.get("vs_previous")
+        said = speedup_text(vs) if vs else "not measured"
+        lines.append(f"  {step['name']} ({step.get('change', '')}): {said} vs previous; "
+                     f"{'kept' if step.get('kept') else 'not kept'}")  # fmt: skip
+    return ["steps:", *lines] if lines else []
+
+
+def _comparisons(summary: dict) -> list[str]:
+    configs = summary.get("configs", {})
+    lines = []
+    for item in summary.get("comparisons", []):
+        c = item["comparison"]
+        flag = tables.output_flag(configs.get(item["label"], {}))
+        if flag:
+            lines.append(f"  {item['file']}: not ranked: {flag}")
+        else:
+            lines.append(f"  {item['file']}: {speedup_text(c) if c else 'not measured'}")
+    return ["comparisons (speedup of the second over the first):", *lines] if lines else []
+
+
+def _runtimes(summary: dict) -> list[str]:
+    rows = tables.runtime_rows(summary)
+    if not any(row["runtime"] != "tensorflow" for row in rows):
+        return []
+    lines = [f"  {_runtime_line(row)}" for row in rows]
+    return ["runtimes (outputs checked against TensorFlow on the same inputs):", *lines]
+
+
+def _runtime_line(row: dict) -> str:
+    if not row["version"]:  # it never ran: the status says why
+        return f"{row['label']}: {row['runtime']}; {row['status']}"
+    return (f"{row['label']}: {row['runtime']} {row['version']} {row['precision']}, "
+            f"{row['threads']} threads; max abs diff {_number(row['max_abs'])}, max rel "
+            f"{_number(row['max_rel'])}; {row['status']}")
+
+
+def _recommendation(summary: dict) -> list[str]:
+    if not summary.get("speedup"):
+        return []
+    settings = ", ".join(f"{k}={v}" for k, v in (summary.get("recommended") or {}).items())
+    return [f"best: {summary['best']} at {speedup_text(summary['speedup'])} against initial",
+            f"recommended settings: {settings or 'the defaults'}"]  # fmt: skip
+
+
+def _number(value) -> str:
+    return "n/a" if value is None else f"{value:.3g}"
+
+
+def _ms(value: float) -> str:
+    """Two decimals, or three significant digits below 1 ms (a TFLite call takes microseconds)."""
+    return f"{value:.2f}" if value >= 1 else f"{value:.3g}"

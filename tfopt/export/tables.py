@@ -1,0 +1,117 @@
+"""What the console, report and plots say about a model run, computed once from the summary:
+its inputs, the figures per batch size, the runtimes and their output checks, and each curve's
+own label (TensorFlow version or runtime, oneDNN, threads)."""
+
+from __future__ import annotations
+
+MS = 1000.0
+
+
+def first_details(summary: dict) -> dict:
+    """The details of the first configuration that has some (all share the inputs)."""
+    return next((e["details"] for e in summary.get("configs", {}).values() if e.get("details")), {})
+
+
+def input_rows(summary: dict) -> list[list[str]]:
+    """name, shape (N = the batch size swept), dtype, where the data comes from."""
+    inputs = first_details(summary).get("inputs") or []
+    return [[item["name"], item["shape"], item["dtype"], item["source"]] for item in inputs]
+
+
+def throughput_entries(summary: dict) -> list[dict]:
+    """The configurations whose input size is a batch of rows (a SavedModel), measured at more
+    than one batch size: worth a per-batch table and a throughput-against-batch plot."""
+    return [entry for entry in summary.get("configs", {}).values()
+            if entry.get("unit") == "rows" and len(entry.get("by_size") or {}) > 1]  # fmt: skip
+
+
+def batch_rows(entry: dict) -> list[dict]:
+    """Per batch size: latency median and 95% CI, p90, p99 (ms) and rows per second."""
+    rows = []
+    for size, figures in sorted((entry.get("by_size") or {}).items(), key=lambda kv: int(kv[0])):
+        median = figures["median"]
+        rows.append({"batch": int(size), "median": median, "ci95": figures["ci95"],
+                     "p90": figures["p90"], "p99": figures.get("p99"),
+                     "per_s": int(size) / median * MS if median else 0.0})  # fmt: skip
+    return rows
+
+
+def best_batch(entry: dict) -> dict | None:
+    """The batch size with the most rows per second."""
+    rows = batch_rows(entry)
+    return max(rows, key=lambda row: row["per_s"]) if rows else None
+
+
+def output_flag(entry: dict) -> str | None:
+    """Why a runtime's results cannot be ranked: its outputs differ from TensorFlow's beyond
+    the tolerance of its precision. None when they agree (or nothing was converted)."""
+    checks = (entry.get("details") or {}).get("outputs") or {}
+    bad = [size for size, check in checks.items() if not check["within_tolerance"]]
+    if not bad:
+        return None
+    worst = max(checks[size]["max_rel"] for size in bad)
+    tolerance = entry["details"]["runtime"].get("tolerance")
+    return (f"outputs differ from TensorFlow by up to {worst:.3g} of their scale, beyond the "
+            f"tolerance {tolerance} (batch {', '.join(bad)})")
+
+
+def runtime_rows(summary: dict) -> list[dict]:
+    """One row per configuration that names its runtime: what ran, at which precision, how
+    close its outputs came to TensorFlow's, or why it did not run."""
+    rows = []
+    for label, entry in summary.get("configs", {}).items():
+        runtime = (entry.get("details") or {}).get("runtime")
+        failure = _first_failure(entry)
+        if not runtime and not failure:
+            continue
+        checks = list(((entry.get("details") or {}).get("outputs") or {}).values())
+        rows.append({
+            "label": label,
+            "runtime": (runtime or {}).get("runtime", _variant_runtime(entry)),
+            "version": (runtime or {}).get("version", ""),
+            "precision": (runtime or {}).get("precision", ""),
+            "threads": (runtime or {}).get("threads", ""),
+            "max_abs": max((c["max_abs"] for c in checks), default=None),
+            "max_rel": max((c["max_rel"] for c in checks), default=None),
+            "status": _status(entry, failure),
+        })  # fmt: skip
+    return rows
+
+
+def _status(entry: dict, failure: str | None) -> str:
+    if not entry.get("sweep"):
+        return f"did not run: {failure}" if failure else "did not run"
+    flag = output_flag(entry)
+    if flag:
+        return f"flagged, not ranked: {flag}"
+    checked = (entry.get("details") or {}).get("outputs")
+    return "outputs match TensorFlow" if checked else "reference"
+
+
+def _first_failure(entry: dict) -> str | None:
+    for failed in entry.get("failed", []):
+        reason = (failed.get("reason") or failed.get("status") or "").strip().splitlines()
+        if reason:
+            lines = [line for line in reason if "cannot convert" in line] or reason[-1:]
+            return lines[0][:300]
+    return None
+
+
+def _variant_runtime(entry: dict) -> str:
+    variant = (entry.get("params") or {}).get("variant")
+    return variant.get("spec", "") if isinstance(variant, dict) else str(variant or "")
+
+
+def curve_label(entry: dict) -> str:
+    """What ran this curve: the runtime or TensorFlow version, oneDNN state, thread counts."""
+    details = entry.get("details") or {}
+    runtime = details.get("runtime") or {}
+    knobs = (entry.get("params") or {}).get("knobs") or {}
+    if runtime and runtime.get("runtime") != "tensorflow":
+        return (f"{runtime['runtime']} {runtime.get('version', '')} {runtime.get('precision', '')}"
+                f", {runtime.get('threads')} threads")  # fmt: skip
+    onednn = knobs.get("onednn")
+    onednn_text = "oneDNN default" if onednn is None else f"oneDNN {'on' if onednn else 'off'}"
+    inter, intra = knobs.get("inter") or 0, knobs.get("intra") or 0
+    threads = f"threads {inter}/{intra}" if inter or intra else "default thread pools"
+    return f"TF {entry.get('tensorflow') or '?'}, {onednn_text}, {threads}"
