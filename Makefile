@@ -37,7 +37,7 @@ bench: setup
 
 # Regenerate the hash-pinned lock after editing pyproject.toml (needs `uv` on the host).
 lock:
-	uv pip compile pyproject.toml --extra bench --extra test --generate-hashes \
+	uv pip compile pyproject.toml --extra bench --extra test --extra ray --generate-hashes \
 	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements.lock
 
 # The lab image. With a reachable registry: python:3.11-slim and the package index; without one:
