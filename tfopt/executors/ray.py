@@ -34,6 +34,8 @@ TRIES = 3
 NODE_WAIT = 60.0  # seconds a run waits for a live node that can take it, per try
 POLL = 1.0
 WORKER_TARGET = "tfopt.worker:measure_run"
+TF_DISTRIBUTIONS = ("tensorflow-cpu", "tensorflow", "tensorflow-intel", "intel-tensorflow",
+                    "tf-nightly-cpu", "tf-nightly")  # fmt: skip
 # What a Ray worker's environment has that a measured run must not inherit: Ray sets
 # OMP_NUM_THREADS (to the task's CPUs, at least 1); the others are thread knobs a node may carry.
 THREAD_KNOBS = (
@@ -45,6 +47,8 @@ THREAD_KNOBS = (
     "TF_NUM_INTRAOP_THREADS",
 )
 RAY_ENV = ("PYTHONBREAKPOINT", "SPT_NOENV")
+NODE_COLUMNS = ("machine_type", "host", "node_id", "cpu_model", "kernel",
+                "steal_seconds_during_run")  # fmt: skip
 RAY_ENV_PREFIX = "RAY_"
 
 
@@ -107,7 +111,9 @@ class RayExecutor:
         try:
             return self._await(ref, config.get("node"))
         except ray.exceptions.RayTaskError as err:  # the task itself failed: not the node's loss
-            return {"status": "fail", "reason": f"the Ray task failed: {err}", "node": {}}
+            cause = getattr(err, "cause", None) or err
+            reason = f"the Ray task failed: {type(cause).__name__}: {cause}\n{err}"
+            return {"status": "fail", "reason": reason, "node": {}}
         except ray.exceptions.RayError as err:  # the node, its worker or the object went away
             raise NodeLost(_first_line(str(err))) from None
 
@@ -135,7 +141,7 @@ class RayExecutor:
         reason = result.get("reason")
         if reason and node.get("host"):
             reason = f"on node {node['host']} ({node['node_id'][:8]}): {reason}"
-        return RunRecord(
+        return NodeRunRecord(
             run_id=job.perm.run_id,
             worker=job.worker,
             label=job.label,
@@ -158,6 +164,14 @@ class RayExecutor:
             if node.get("tensorflow"):
                 self._builds[key] = node["tensorflow"]
             return {**node, "tensorflow": self._builds.get(key)}
+
+
+class NodeRunRecord(RunRecord):
+    """A run record whose CSV row also names the node that measured it."""
+
+    def row(self) -> dict:
+        node = (self.payload or {}).get("node") or {}
+        return {**super().row(), **{f"node.{key}": node.get(key, "") for key in NODE_COLUMNS}}
 
 
 class NodeLost(Exception):
@@ -220,7 +234,7 @@ def _measure_on_node(run: dict) -> dict:
 
     variant = run["variant"]
     options = variants_mod.run_options(variant, variants_mod.interpreter(variant, print))
-    options["mode"] = "spawn"  # never fork a Ray worker
+    options.update(mode="spawn", env=run["env"])  # never fork a Ray worker
     node = node_facts(run["machine_type"])
     steal_before = steal_seconds()
     limits = tuner.Limits(cpus=run["cpus"], memory=run["memory"])
@@ -228,7 +242,7 @@ def _measure_on_node(run: dict) -> dict:
         if node["node_id"] not in run["probed"]:
             node["tensorflow"] = _probe_build(run, options)
         outcome = tuner.run_in_child(WORKER_TARGET, run["task"], timeout=run["timeout"],
-                                     limits=limits, env=run["env"], **options)  # fmt: skip
+                                     limits=limits, **options)  # fmt: skip
     steal_after = steal_seconds()
     if steal_before is not None and steal_after is not None:
         node["steal_seconds_during_run"] = round(steal_after - steal_before, 3)
@@ -244,16 +258,29 @@ def _measure_on_node(run: dict) -> dict:
 
 
 def _probe_build(run: dict, options: dict) -> dict | None:
-    """The node's TensorFlow build as this variant's worker sees it (in its own child)."""
+    """The TensorFlow build this variant's worker gets on this node, read in its own child from
+    the installed distribution's metadata (no TensorFlow import: a run costs one, not two)."""
     import tuner
 
-    log_dir = str(Path(run["task"]["run_dir"]).parent)
-    outcome = tuner.run_in_child("tfopt.worker:probe_tensorflow", log_dir, timeout=300,
-                                 env=run["env"], **options)  # fmt: skip
-    if not outcome.ok:
-        return None
-    keys = ("version", "git_version", "compiler", "onednn_enabled", "built_with_xla")
-    return {key: outcome.payload.get(key) for key in keys}
+    outcome = tuner.run_in_child(f"{__name__}:tensorflow_build", timeout=120, **options)
+    return outcome.payload if outcome.ok else None
+
+
+def tensorflow_build() -> dict | None:
+    """Name, version and wheel tags of the TensorFlow distribution this interpreter imports."""
+    from importlib import metadata
+
+    for name in TF_DISTRIBUTIONS:
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        wheel = dist.read_text("WHEEL") or ""
+        tags = [line.split(":", 1)[1].strip() for line in wheel.splitlines()
+                if line.startswith("Tag:")]  # fmt: skip
+        return {"distribution": name, "version": dist.version, "wheel_tags": tags,
+                "location": str(dist.locate_file(""))}  # fmt: skip
+    return None
 
 
 def _ray_task():

@@ -113,10 +113,8 @@ def _text(value) -> str:
     if isinstance(value, list):
         return " ".join(map(str, value))
     if isinstance(value, dict):
-        return (
-            f"{value.get('version')} ({value.get('git_version')}, oneDNN "
-            f"{'on' if value.get('onednn_enabled') else 'off'})"
-        )
+        tags = ", ".join(value.get("wheel_tags") or [])
+        return f"{value.get('distribution')} {value.get('version')} ({tags})"
     return str(value)
 
 
