@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # a Ray cluster and TensorFlow-importing workers: minutes here
+
 ROOT = Path(__file__).resolve().parents[1]
 # Ray turns 127.0.0.1 into the machine's interface address unless cluster mode is off; off, every
 # node, the driver and their traffic stay on the loopback.
@@ -144,21 +146,21 @@ def test_the_node_axis_routes_runs_and_the_report_groups_by_machine_type(cluster
 def test_a_killed_driver_resumes_from_the_records_without_measuring_anything_twice(
     cluster, tmp_path
 ):
-    config = write_config(tmp_path / "c.json", batch_size=[1, 2, 3, 4], workers=2)
+    config = write_config(tmp_path / "c.json", batch_size=[1, 2, 3], workers=2)
     out = tmp_path / "ray"
     driver = start(config, out, "--engine", "ray", "--ray-address", cluster.address)
     deadline = time.monotonic() + 300
-    while len(rows(out)) < 2 and driver.poll() is None and time.monotonic() < deadline:
+    while not rows(out) and driver.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)
     driver.send_signal(signal.SIGKILL)
     driver.communicate(timeout=60)
     before = rows(out)
-    assert 2 <= len(before) < 8, "killed mid-run, with some runs recorded"
+    assert 1 <= len(before) < 6, "killed mid-run, with some runs recorded"
     rerun = on_ray(cluster, config, out)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     after = rows(out)
     assert after[: len(before)] == before
-    assert len(after) == 8 and len(set(keys(after))) == 8
+    assert len(after) == 6 and len(set(keys(after))) == 6
     assert f"resuming: {len(before)} finished run(s)" in rerun.stderr
 
 
