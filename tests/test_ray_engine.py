@@ -1,6 +1,7 @@
 """``--engine ray`` on a real local Ray cluster: a head with no CPUs and three measuring nodes
 (``tfopt: 1``), all started here on the loopback and stopped by the fixture. Real worker
-processes measure a pure-Python workload (tests/cheap_workload.py), so each run takes seconds."""
+processes measure a pure-Python workload (examples/workloads/sum_of_squares.py): each run costs
+little more than its worker's TensorFlow import."""
 
 import contextlib
 import csv
@@ -22,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 SMALL = {"object_store_memory": 80 * 2**20}
 CHEAP = {
-    "workload": "tests.cheap_workload:make_model",
-    "inputs": "tests.cheap_workload:make_inputs",
+    "workload": "examples.workloads.sum_of_squares:make_model",
+    "inputs": "examples.workloads.sum_of_squares:make_inputs",
     "sizes": [1, 4],
     "warmup": 1,
     "repeats": 3,
@@ -60,7 +61,10 @@ def start(config: Path, out: Path, *extra: str) -> subprocess.Popen:
 
 def run(config: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     process = start(config, out, *extra)
-    stdout, stderr = process.communicate(timeout=600)
+    try:
+        stdout, stderr = process.communicate(timeout=600)
+    finally:
+        process.kill()  # a no-op once it has exited; a failed or interrupted test leaves no driver
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 

@@ -1,5 +1,5 @@
-"""A pure-Python workload for fast tests of the run machinery (schedulers, engines, resume):
-real worker processes measure it in milliseconds, with no model to build."""
+"""A pure-Python workload for the run machinery's tests and benchmarks (engines, resume,
+dispatch overhead): real worker processes measure it in milliseconds, with no model to build."""
 
 from __future__ import annotations
 
