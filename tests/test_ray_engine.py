@@ -228,3 +228,18 @@ def _stop_orphans(pids: list[int]) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
+
+
+def test_a_g2p_matrix_measures_real_tensorflow_on_the_nodes(cluster, tmp_path):
+    config = tmp_path / "g2p.json"
+    config.write_text(json.dumps({"workload": "g2p", "mode": ["graph", "xla"], "sizes": [1, 6],
+                                  "warmup": 1, "repeats": 2, "workers": 1,
+                                  "mem_trace": {"enabled": False}}))  # fmt: skip
+    done = on_ray(cluster, config, tmp_path / "ray")
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout)
+    assert len(summary["configs"]) == 2
+    assert all(entry["sweep"]["median"] > 0 for entry in summary["configs"].values())
+    for record in records(tmp_path / "ray"):
+        assert record["payload"]["tensorflow"] == record["payload"]["node"]["tensorflow"]["version"]
+        assert record["payload"]["unit"] == "words"
