@@ -5,6 +5,9 @@ The whole engine on a real local Ray cluster is in test_ray_engine.py (slow suit
 import json
 import os
 import random
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -156,3 +159,48 @@ def test_no_report_by_machine_type_for_runs_without_node_facts(tmp_path):
     record.payload.pop("node")
     save_records(tmp_path / "runs" / "one", "one", perm, [record])
     assert machine_types.export(Path(tmp_path)) == []
+
+
+def test_a_spawned_run_dies_with_the_process_that_started_it(tmp_path):
+    """What a node's or a driver's death does to the Ray worker, done to a plain parent here."""
+    code = ("import sys, tuner; from tfopt.executors.ray import dies_with_parent; "
+            "tuner.run_in_child('time:sleep', 120, mode='spawn', "
+            "python=dies_with_parent(sys.executable))")  # fmt: skip
+    parent = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        child = _wait_for_child(parent.pid)
+    finally:
+        parent.kill()
+        parent.wait()
+    deadline = time.monotonic() + 60
+    while _alive(child) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child), "the spawned run outlived the process that started it"
+
+
+def _wait_for_child(pid: int) -> int:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit() and _parent_of(entry) == pid and \
+                    b"tuner.worker" in _read(entry / "cmdline"):  # fmt: skip
+                return int(entry.name)
+        time.sleep(0.1)
+    raise AssertionError("the parent started no worker")
+
+
+def _parent_of(entry: Path) -> int | None:
+    stat = _read(entry / "stat")
+    return int(stat.rsplit(b")", 1)[1].split()[1]) if stat else None
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""
+
+
+def _alive(pid: int) -> bool:
+    stat = _read(Path(f"/proc/{pid}/stat"))
+    return bool(stat) and stat.rsplit(b")", 1)[1].split()[0] != b"Z"

@@ -15,8 +15,12 @@ after ``tries`` losses it is reported failed with every reason, never dropped.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import platform
+import shutil
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -235,6 +239,8 @@ def _measure_on_node(run: dict) -> dict:
     variant = run["variant"]
     options = variants_mod.run_options(variant, variants_mod.interpreter(variant, print))
     options.update(mode="spawn", env=run["env"])  # never fork a Ray worker
+    if "backend" not in options:  # a container ends with its Docker run; a process may outlive us
+        options["python"] = dies_with_parent(options.get("python") or sys.executable)
     node = node_facts(run["machine_type"])
     steal_before = steal_seconds()
     limits = tuner.Limits(cpus=run["cpus"], memory=run["memory"])
@@ -281,6 +287,26 @@ def tensorflow_build() -> dict | None:
         return {"distribution": name, "version": dist.version, "wheel_tags": tags,
                 "location": str(dist.locate_file(""))}  # fmt: skip
     return None
+
+
+def dies_with_parent(python: str) -> str:
+    """An interpreter that is killed when the process that started it dies.
+
+    A Ray worker killed with its node or its driver cannot stop the run it spawned (that run has
+    its own process group); left running, it would share the node with the next measured run.
+    ``setpriv --pdeathsig`` (util-linux) arms the kernel to kill it instead. Without setpriv the
+    interpreter is returned unchanged."""
+    if not shutil.which("setpriv"):
+        return python
+    folder = Path(tempfile.gettempdir()) / "tfopt-ray"
+    folder.mkdir(exist_ok=True)
+    wrapper = folder / f"python-{hashlib.sha1(python.encode()).hexdigest()[:12]}"
+    if not wrapper.exists():
+        staged = wrapper.with_suffix(f".{os.getpid()}")
+        staged.write_text(f'#!/bin/sh\nexec setpriv --pdeathsig KILL -- "{python}" "$@"\n')
+        staged.chmod(0o755)
+        os.replace(staged, wrapper)
+    return str(wrapper)
 
 
 def _ray_task():
