@@ -170,8 +170,7 @@ def test_a_killed_driver_resumes_from_the_records_without_measuring_anything_twi
 
 def test_the_runs_of_a_lost_node_are_retried_on_the_others(cluster, tmp_path):
     victim = cluster.add_node(num_cpus=1, resources={"tfopt": 1}, **SMALL)
-    config = write_config(tmp_path / "c.json", batch_size=[1, 2, 3, 4], workers=1,
-                          repeats=None, duration=3.0)  # fmt: skip
+    config = write_config(tmp_path / "c.json", batch_size=[1, 2, 3, 4], workers=1)
     out = tmp_path / "ray"
     driver = start(config, out, "--engine", "ray", "--ray-address", cluster.address)
     measuring: list[int] = []
