@@ -42,7 +42,7 @@ bench-credibility: setup
 
 # Regenerate the hash-pinned lock after editing pyproject.toml (needs `uv` on the host).
 lock:
-	uv pip compile pyproject.toml --extra bench --extra runtimes --extra test --generate-hashes \
+	uv pip compile pyproject.toml --extra bench --extra runtimes --extra test --extra ray --generate-hashes \
 	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 -o requirements.lock
 
 # Each variant's own hash-pinned set: variants/<name>.in (a TensorFlow build and the pins it needs,

@@ -234,6 +234,10 @@ def _profile_parser(commands) -> None:
                               "xla,onednn,threads)")  # fmt: skip
     profile.add_argument("--tune-budget", type=_positive_int,
                          help="tuner trials in the threads step")  # fmt: skip
+    profile.add_argument("--engine", choices=("local", "ray"), default="local",
+                         help="with --config: run here (local) or on a Ray cluster (ray)")
+    profile.add_argument("--ray-address", metavar="ADDRESS",
+                         help="the Ray cluster's head, host:port (default: start a local Ray)")
     profile.set_defaults(handler=_run_profile)
 
 
@@ -373,8 +377,22 @@ def _hold_out(args) -> None:
     args.out_lock = hold_results_folder(args.out)
 
 
+def _check_engine(args) -> None:
+    if args.engine == "ray" and not args.config:
+        raise ConfigError("--engine ray runs experiment matrices: give --config FILE")
+    if args.ray_address and args.engine != "ray":
+        raise ConfigError("--ray-address needs --engine ray")
+
+
 def _run_profile(args) -> dict:
-    if args.config:
+    _check_engine(args)
+    if args.config and args.engine == "ray":
+        from .scaleout import run_experiment_on_ray
+
+        _refuse_flags_beside_config(args)
+        summary = run_experiment_on_ray(args.config, args.out, args.progress, _variants(args),
+                                        args.ray_address)  # fmt: skip
+    elif args.config:
         from .experiment import run_experiment
 
         _refuse_flags_beside_config(args)

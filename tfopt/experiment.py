@@ -33,16 +33,23 @@ def jobs_of(config: dict, out: Path) -> list[Job]:
 
 
 def run_experiment(
-    config_path: Path, out: Path, progress: Progress, extra_variants: dict[str, Variant]
+    config_path: Path,
+    out: Path,
+    progress: Progress,
+    extra_variants: dict[str, Variant],
+    make_runner: type[Runner] = Runner,
 ) -> dict:
+    """``make_runner``: `Runner` runs here; `tfopt.scaleout.RayRunner` on a Ray cluster."""
     live = LiveConfig(config_path)
     if live.config["journey"]:
         return run_journey(live.config, out, progress, extra_variants)
     jobs = jobs_of(live.config, out)  # expanded again only when the file changes
     if not jobs:
         raise ConfigError(f"config file {config_path}: its exclude rules drop every permutation")
+    if make_runner is Runner:
+        refuse_node_axis(live.config)
     parallel, gpus = live.config["parallel"], visible_gpus()
-    runner = Runner(out, variants_of(live.config, extra_variants), progress, parallel, gpus)
+    runner = make_runner(out, variants_of(live.config, extra_variants), progress, parallel, gpus)
     if parallel and gpus:
         progress.note(f"one queue per GPU: {', '.join(gpus)}")
     done_before = len(runner.completed())
@@ -64,6 +71,19 @@ def run_experiment(
     summary = {**summarize(live.config, jobs, runner.records_of), "environment": env}
     export_all(summary, out)
     return summary
+
+
+def refuse_node_axis(config: dict) -> None:
+    """``node`` routes runs to machines of a cluster: on this machine alone it cannot be met."""
+    if any(node is not None for node in _as_list(config["node"])):
+        raise ConfigError(
+            f"config key 'node' ({config['node']!r}) routes runs to cluster nodes: "
+            "run with --engine ray, or remove it"
+        )
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
 
 
 def summarize(

@@ -45,6 +45,7 @@ DEFAULTS: dict = {
     "cpus": None,
     "memory": None,
     "variant": "stock",
+    "node": None,
     "mode": None,
     "batch_size": None,
     "bucket": None,
@@ -61,10 +62,12 @@ DEFAULTS: dict = {
 # Keys whose list values are data, not axes of the matrix.
 LITERAL_KEYS = {"sizes", "exclude", "variants", "journey", "mem_trace", "input"}
 # The only keys that may take a list of values (tables: every key inside them).
-AXIS_KEYS = {"cpus", "memory", "variant", "mode", "batch_size", "bucket", "knobs", "env"}
+AXIS_KEYS = {"cpus", "memory", "variant", "node", "mode", "batch_size", "bucket", "knobs", "env"}
 # Keys that do not change what a run measures, so they stay out of its id.
 NON_RUN_KEYS = {"name", "workers", "timeout", "parallel", "exclude", "variants", "journey",
                 "mem_trace", "alpha", "threshold"}  # fmt: skip
+# Keys added after results existed: left out of the run id while unset, so old ids still match.
+UNSET_OUT_OF_ID = {"node"}
 MODES = ("eager", "graph", "xla", "frozen", "optimized")
 MIN_TF_MEMORY = 512 * 1024**2
 
@@ -81,7 +84,8 @@ class Permutation:
 
     @property
     def run_params(self) -> dict:
-        return {k: v for k, v in self.config.items() if k not in NON_RUN_KEYS}
+        return {k: v for k, v in self.config.items()
+                if k not in NON_RUN_KEYS and not (k in UNSET_OUT_OF_ID and v is None)}  # fmt: skip
 
     @functools.cached_property  # asked for every pending job after every run: hash it once
     def run_id(self) -> str:
@@ -356,6 +360,7 @@ _CHECKS = {
     "cpus": _check_cpus,
     "memory": _check_memory,
     "variant": _check_string,
+    "node": _check_optional_string,
     "mode": _check_mode,
     "batch_size": _check_optional_count,
     "bucket": _check_optional_bool,
