@@ -51,7 +51,7 @@ def test_recommended_settings_keep_what_was_set_and_leave_out_defaults():
 
 
 def test_the_consistency_check_names_a_best_line_the_tables_contradict(tmp_path):
-    """The report of the issue: screening kept onednn, the final rounds show batching fastest;
+    """A report seen in practice: screening kept onednn, the final rounds show batching fastest;
     a Best line naming onednn is caught, and the lab's own summary has no contradiction."""
     from test_harness_export import record
 

@@ -12,7 +12,7 @@ from g2p._checkpoint import HIDDEN, MAX_DECODE_STEPS, PHONEMES
 EMBEDDING = 256
 GATES = 3 * HIDDEN
 GRU_STEP_FLOPS = 2 * GATES * (EMBEDDING + HIDDEN)
-"""x W_ih^T plus h W_hh^T, 786,432 (the "about 0.8 MFLOP per GRU step" of the issue)."""
+"""x W_ih^T plus h W_hh^T, 786,432 (about 0.8 MFLOP per GRU step)."""
 RECURRENT_STEP_FLOPS = 2 * GATES * HIDDEN
 """What a step still multiplies once x W_ih^T + b_ih is a lookup table, as in `g2p.Model`."""
 OUTPUT_FLOPS = 2 * len(PHONEMES) * HIDDEN

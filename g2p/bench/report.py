@@ -1,4 +1,4 @@
-"""From raw worker results to the figures the issue asks for: ratios, roofline, targets."""
+"""From raw worker results to the benchmark's figures: ratios, roofline, targets."""
 
 from __future__ import annotations
 
