@@ -13,6 +13,9 @@ from g2p.bench import flops, report
 from g2p.bench.contenders import CONTENDERS, load
 from g2p.reference import shipped_g2p_en
 
+# The default contender runs g2p.predict in this process, starting TensorFlow's runtime.
+pytestmark = pytest.mark.tf_runtime
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

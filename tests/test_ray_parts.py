@@ -19,8 +19,7 @@ from tfopt.export import machine_types
 from tfopt.jobs import jobs_for
 from tfopt.matrix import ConfigError, Permutation, expand, resolve
 from tfopt.progress import Progress
-from tfopt.records import RunRecord
-from tfopt.runner import save_records
+from tfopt.records import RunRecord, write_record
 from tfopt.scaleout import RayRunner
 from tfopt.variants import STOCK, Variant
 
@@ -142,8 +141,8 @@ def test_the_report_has_a_table_and_plot_per_machine_type_and_a_cross_type_table
         params = {"node": mtype, "batch_size": batch}
         perm = Permutation(params)
         folder = tmp_path / "runs" / f"{mtype}-{batch}".replace(":", "")
-        save_records(folder, perm.run_id, perm,
-                     [_record(perm.run_id, w, params, mtype, ms) for w in range(2)])  # fmt: skip
+        for worker in range(2):
+            write_record(folder, _record(perm.run_id, worker, params, mtype, ms))
     written = machine_types.export(tmp_path)
     names = {path.name for path in written}
     assert names == {"machine_types.md", "machine_cpu-a.png", "machine_cpu-b.png"}
@@ -157,7 +156,7 @@ def test_no_report_by_machine_type_for_runs_without_node_facts(tmp_path):
     perm = Permutation({"batch_size": 1})
     record = _record(perm.run_id, 0, {}, "x", 1.0)
     record.payload.pop("node")
-    save_records(tmp_path / "runs" / "one", "one", perm, [record])
+    write_record(tmp_path / "runs" / "one", record)
     assert machine_types.export(Path(tmp_path)) == []
 
 

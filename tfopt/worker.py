@@ -59,7 +59,7 @@ def _measure(task: dict) -> dict:
                  len(sides), build_seconds)  # fmt: skip
         memory.stop_tracing()
         results = measure.run_sides(
-            [predict for predict, _ in built],
+            [model.predict for model, _ in built],
             [inputs for _, inputs in built],
             warmup_sweeps=task.get("warmup", 1),
             repeats=task.get("repeats"),
@@ -74,7 +74,7 @@ def _measure(task: dict) -> dict:
         **(by_side if task.get("sides") else {}),
         "build_seconds": build_seconds,
         "unit": workload.unit,
-        "details": built.details,
+        "details": built[0][0].details,  # inputs and output checks: the first side's
         "tensorflow": _tensorflow_version(),
         "python": platform.python_version(),
         "pid": os.getpid(),
@@ -89,7 +89,7 @@ def _build(workload, options: dict, task: dict) -> tuple:
     built = workload.build(options)
     inputs = {size: built.make_input(size, task.get("seed", 0)) for size in task["sizes"]}
     built.predict(inputs[min(inputs)])  # models may load, trace or compile on first use
-    return built.predict, inputs
+    return built, inputs
 
 
 def _set_threads(threads: dict) -> None:
