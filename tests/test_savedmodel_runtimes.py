@@ -18,6 +18,7 @@ from tfopt import steps, variants
 from tfopt.cli import main
 from tfopt.export import console_format, markdown_format
 from tfopt.runtimes import base
+from tfopt.stats import PAIRED_TEST
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -150,7 +151,8 @@ def test_console_and_report_show_inputs_batches_runtimes_and_flag_what_differs()
                  "failed": [{"worker": 0, "status": "fail", "reason":
                              "ConversionError: tflite cannot convert this model: op X"}]},
     }  # fmt: skip
-    comparison = {"value": 2.0, "ci95": [1.9, 2.1], "p_value": 0.001, "verdict": "faster"}
+    comparison = {"value": 2.0, "ci95": [1.9, 2.1], "p_value": 0.001, "test": PAIRED_TEST, "n": 8,
+                  "verdict": "faster"}
     summary = {"title": "t", "kind": "compare", "configs": configs,
                "skipped_steps": {"graph": "already a graph"},
                "comparisons": [{"label": name, "file": f"tf_vs_{name}", "comparison": comparison}
