@@ -25,8 +25,9 @@ FAULTS = 24  # kill points; at least 20 must hit a running lab
 CONFIG = {"workload": "tests.cheap_workload:make_model",
           "inputs": "tests.cheap_workload:make_inputs", "sizes": [1, 2], "warmup": 0,
           "repeats": 3, "workers": 2, "mem_trace": {"enabled": False},
-          "env": {"CASE": ["a", "b", "c", "d", "e", "f"]}}  # fmt: skip
-RUNS = 6 * 2
+          "env": {"CASE": list("abcdefghijkl"),
+                  "CHEAP_WORKLOAD_SLEEP": "0.05"}}  # fmt: skip  (runs long enough to be hit)
+RUNS = 12 * 2
 
 
 def measured(out: Path) -> dict[tuple[str, int], tuple]:
