@@ -21,7 +21,7 @@ test: setup
 
 # The slow tests (full CMUdict sweeps, real TensorFlow end-to-end runs, Docker image builds).
 test-slow: setup
-	$(PY) -m pytest -m slow
+	$(PY) -m pytest -m slow --durations=40
 
 lint: setup
 	$(PY) -m ruff check .

@@ -68,10 +68,13 @@ class LabZygote:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
 
-    def run(self, argv: list[str], log: Path, signal: int | None = None, after: float = 0.0):
-        """Run ``tfopt argv``; with ``signal``, send it after ``after`` seconds. The reply."""
+    def run(self, argv: list[str], log: Path, signal: int | None = None, after: float = 0.0,
+            once: tuple[str, int] | None = None):  # fmt: skip
+        """Run ``tfopt argv``; with ``signal``, send it ``after`` seconds from the start, or from
+        the moment ``once = (glob, count)`` files exist. The reply (tests/lab_zygote.py)."""
         request = {"argv": [str(a) for a in argv], "log": str(log), "signal": signal,
-                   "after": after}  # fmt: skip
+                   "after": after,
+                   "once": {"glob": once[0], "count": once[1]} if once else None}  # fmt: skip
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
         return json.loads(self.proc.stdout.readline())

@@ -5,13 +5,16 @@ lab and its forked workers find TensorFlow already imported (no runtime started)
 costs a fraction of a second instead of a TensorFlow import per worker.
 
 Protocol, one JSON line each way: ``{"argv": [...], "log": PATH, "signal": N | null,
-"after": SECONDS}`` -> ``{"pid": N, "exit": CODE | null, "killed_by": N | null, "sent": BOOL}``.
-The lab's stdout and stderr go to ``log``; with ``signal``, it is sent ``after`` seconds unless
-the lab already ended (``sent`` says whether it was).
+"after": SECONDS, "once": {"glob": PATTERN, "count": N} | null}`` -> ``{"pid": N,
+"exit": CODE | null, "killed_by": N | null, "sent": BOOL}``. The lab's stdout and stderr go to
+``log``; with ``signal``, it is sent ``after`` seconds unless the lab already ended (``sent`` says
+whether it was). With ``once``, those seconds count from the moment ``count`` files match the
+glob, so a kill lands at a point of the lab's progress rather than of the machine's speed.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import signal
@@ -34,6 +37,8 @@ def run_lab(request: dict) -> dict:
         _lab(request["argv"], request["log"])
     status, sent = None, False
     if request.get("signal"):
+        if request.get("once"):
+            status = _wait_for_files(pid, request["once"]["glob"], request["once"]["count"])
         deadline = time.monotonic() + request["after"]
         while status is None and time.monotonic() < deadline:
             status = _poll(pid)
@@ -49,6 +54,16 @@ def run_lab(request: dict) -> dict:
         "killed_by": os.WTERMSIG(status) if os.WIFSIGNALED(status) else None,
         "sent": sent,
     }
+
+
+def _wait_for_files(pid: int, pattern: str, count: int) -> int | None:
+    """Wait until ``count`` files match ``pattern`` or the lab ends (then its status)."""
+    while len(glob.glob(pattern)) < count:
+        status = _poll(pid)
+        if status is not None:
+            return status
+        time.sleep(0.01)
+    return None
 
 
 def _poll(pid: int) -> int | None:

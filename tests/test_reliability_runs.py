@@ -245,7 +245,9 @@ def test_ctrl_c_in_a_parallel_run_kills_the_runs_in_flight_and_keeps_the_finishe
     config = write_config(tmp_path / "m.json", parallel=True, cpus=1,
                           env={"CHEAP_WORKLOAD_SLEEP": ["0", "100"]})  # fmt: skip
     out = tmp_path / "out"
-    reply = run_lab(lab_zygote, tmp_path, config, out, signal=signal.SIGINT, after=8.0)
+    finished_two = (str(out / "runs" / "*" / "run-*.json"), 2)  # then the sleepers start
+    reply = run_lab(lab_zygote, tmp_path, config, out, signal=signal.SIGINT, after=2.0,
+                    once=finished_two)  # fmt: skip
     assert reply["sent"] and reply["exit"] == 130, reply["log"]
     assert "stopping the 2 run(s) in flight" in reply["log"]
     kept = records(out)
