@@ -73,9 +73,11 @@ def plan(counts: dict[str, int], conditions: tuple[str, ...]) -> list[Trial]:
             for condition in conditions]  # fmt: skip
 
 
-def compare_command(trial: Trial, folder: Path, quick: bool, mode: str) -> list[str]:
-    """The ``tfopt compare`` a user would type for this trial."""
+def compare_command(trial: Trial, folder: Path, quick: bool, mode: str,
+                    rounds: str | None = None) -> list[str]:  # fmt: skip
+    """The ``tfopt compare`` a user would type for this trial (``rounds``: its ``--rounds``)."""
     command = [sys.executable, "-m", "tfopt", "compare", "--mode", mode, "--out", str(folder)]
+    command += ["--rounds", rounds] if rounds else []
     if trial.kind == "aa":
         command += ["--variant", "a=stock", "--variant", "b=stock"]
     else:
@@ -103,7 +105,7 @@ def neighbour(busy: bool) -> Iterator[int | None]:
         process.wait()
 
 
-def run_trial(trial: Trial, work: Path, quick: bool, mode: str) -> dict:
+def run_trial(trial: Trial, work: Path, quick: bool, mode: str, rounds: str | None = None) -> dict:
     """Run one compare and read its verdict from the summary.json it wrote."""
     folder = work / trial.name
     log = work / f"{trial.name}.calibration.jsonl"
@@ -112,8 +114,8 @@ def run_trial(trial: Trial, work: Path, quick: bool, mode: str) -> dict:
              "effect": trial.effect, "loadavg_before": list(os.getloadavg())}  # fmt: skip
     with neighbour(trial.condition == "busy") as core:
         start = time.monotonic()
-        done = subprocess.run(compare_command(trial, folder, quick, mode), env=env, text=True,
-                              capture_output=True)  # fmt: skip
+        done = subprocess.run(compare_command(trial, folder, quick, mode, rounds), env=env,
+                              text=True, capture_output=True)  # fmt: skip
         seconds = time.monotonic() - start
     entry |= {"neighbour_core": core, "seconds": seconds, "loadavg_after": list(os.getloadavg())}
     if done.returncode != 0:
@@ -168,7 +170,7 @@ def run(args: argparse.Namespace) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     work = Path(args.work or tempfile.mkdtemp(prefix="credibility-"))
     result = {"schema": SCHEMA, "kind": "credibility", "quick": args.quick, "mode": args.mode,
-              "counts": counts,
+              "rounds": args.rounds, "counts": counts,
               "conditions": list(args.conditions), "cpus": sorted(os.sched_getaffinity(0)),
               "loadavg_start": list(os.getloadavg()), "started": time.time(), "work": str(work),
               "planned": len(trials), "runs": []}  # fmt: skip
@@ -179,7 +181,7 @@ def run(args: argparse.Namespace) -> dict:
                 result["stopped"] = f"--max-minutes {args.max_minutes} reached"
                 break
             print(f"[{index}/{len(trials)}] {trial.name} ...", end=" ", flush=True)
-            entry = run_trial(trial, work, args.quick, args.mode)
+            entry = run_trial(trial, work, args.quick, args.mode, args.rounds)
             print(_line(entry), flush=True)
             result["runs"].append(entry)
             result |= summarise(result["runs"])
@@ -218,6 +220,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                             help=f"{kind} compares per condition (default {count})")  # fmt: skip
     parser.add_argument("--conditions", type=_conditions, default=list(CONDITIONS),
                         help="comma-separated, of quiet,busy (default both)")  # fmt: skip
+    parser.add_argument("--rounds", metavar="MIN[-MAX]",
+                        help="every compare's --rounds (default: the compare preset's)")
     parser.add_argument("--max-minutes", type=float,
                         help="start no new compare after this many minutes")  # fmt: skip
     return parser.parse_args(argv)
