@@ -62,19 +62,23 @@ class Lab:
     def __init__(self, settings: LabSettings, out: Path, progress: Progress | None = None,
                  executor: Executor | None = None):  # fmt: skip
         self.settings, self.out = settings, Path(out)
+        self.variants = {STOCK: Variant(STOCK), **settings.variants}
         self.initial = resolve(settings.base)
         self.progress = progress or Progress(0)
-        self.variants = {STOCK: Variant(STOCK), **settings.variants}
         self.runner = Runner(self.out, self.variants, self.progress, executor=executor)
-        names = settings.steps or steps.default_steps(self.initial["workload"])
+        on_runtime = bool(getattr(self.variants.get(self.initial["variant"]), "runtime", None))
+        if on_runtime and "grappler" in (settings.steps or []):
+            raise ValueError(f"step grappler does not apply to variant "
+                             f"{self.initial['variant']!r}, the starting configuration: "
+                             f"{steps.GRAPPLER_ON_RUNTIMES}")  # fmt: skip
+        names = settings.steps or [name for name in steps.default_steps(self.initial["workload"])
+                                   if name != "grappler" or not on_runtime]
         self.steps = steps.build(names, [v for v in settings.variants if v != STOCK],
                                  self.initial["workload"])  # fmt: skip
         runtimes = [name for name, variant in self.variants.items() if variant.runtime]
-        if "grappler" in names and self.initial["variant"] in runtimes:
-            raise ValueError(f"step grappler does not apply to variant {self.initial['variant']!r}"
-                             f", the starting configuration: {steps.GRAPPLER_ON_RUNTIMES}")
+        grappler_asked = "grappler" in names or on_runtime
         self.skipped_steps = steps.skipped_steps(self.initial["workload"],
-                                                 runtimes if "grappler" in names else ())
+                                                 runtimes if grappler_asked else ())
         self.tuned: dict = {}
 
     # --- measuring -------------------------------------------------------------------------

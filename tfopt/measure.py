@@ -148,12 +148,15 @@ def concurrent_seconds(predict, value: Any, requests: int, calls: int,
 
     with ThreadPoolExecutor(max_workers=requests) as pool:
         futures = [pool.submit(work) for _ in range(requests)]
-        with contextlib.suppress(threading.BrokenBarrierError):  # a thread failed: result()
-            ready.wait()  # below raises its error
+        with contextlib.suppress(threading.BrokenBarrierError):  # a thread failed: raised below
+            ready.wait()
         start = clock()
-        for future in futures:
-            future.result()
-        return clock() - start
+        errors = [future.exception() for future in futures]
+        seconds = clock() - start
+    failed = [error for error in errors if error is not None]
+    if failed:  # the failing call's own error, not the barrier it broke for the others
+        raise min(failed, key=lambda error: isinstance(error, threading.BrokenBarrierError))
+    return seconds
 
 
 def concurrency_sweep(predict, inputs: dict[int, Any], levels: list[int],

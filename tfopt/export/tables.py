@@ -105,7 +105,8 @@ def _variant_runtime(entry: dict) -> str:
 
 
 def curve_label(entry: dict) -> str:
-    """What ran this curve: the runtime or TensorFlow version, oneDNN state, thread counts."""
+    """What ran this curve: the runtime or TensorFlow version, oneDNN state, thread counts and
+    the grappler options its workers' TensorFlow reported (when any were set)."""
     details = entry.get("details") or {}
     runtime = details.get("runtime") or {}
     knobs = (entry.get("params") or {}).get("knobs") or {}
@@ -116,4 +117,6 @@ def curve_label(entry: dict) -> str:
     onednn_text = "oneDNN default" if onednn is None else f"oneDNN {'on' if onednn else 'off'}"
     inter, intra = knobs.get("inter") or 0, knobs.get("intra") or 0
     threads = f"threads {inter}/{intra}" if inter or intra else "default thread pools"
-    return f"TF {entry.get('tensorflow') or '?'}, {onednn_text}, {threads}"
+    grappler = entry.get("grappler")
+    options = f", grappler {grappler}" if grappler else ""
+    return f"TF {entry.get('tensorflow') or '?'}, {onednn_text}, {threads}{options}"
