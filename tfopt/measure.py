@@ -162,8 +162,9 @@ def concurrent_seconds(predict, value: Any, requests: int, calls: int,
 def concurrency_sweep(predict, inputs: dict[int, Any], levels: list[int],
                       clock: Clock = time.perf_counter) -> dict:  # fmt: skip
     """Rows per second for every (input size, concurrent requests): ``{"rates": {size:
-    {requests: rows/s}}, "calls": {size: {requests: calls per thread}}}``, each pair's calls
-    calibrated to last `CONCURRENT_SECONDS`, then timed once more."""
+    {requests: rows/s}}, "calls": {size: {requests: calls per thread}}}``: each pair's calls
+    per thread double until the pair lasts `CONCURRENT_SECONDS`; the run that did gives its rate
+    (a slow model is timed once, not twice)."""
     rates: dict[str, dict[str, float]] = {}
     calls: dict[str, dict[str, int]] = {}
     for size, value in inputs.items():
@@ -171,8 +172,7 @@ def concurrency_sweep(predict, inputs: dict[int, Any], levels: list[int],
             def run(n: int, requests: int = requests, value: Any = value) -> float:
                 return concurrent_seconds(predict, value, requests, n, clock)
 
-            count, _ = calibrate_loops(run, CONCURRENT_SECONDS)
-            seconds = run(count)
+            count, seconds = calibrate_loops(run, CONCURRENT_SECONDS)
             rate = requests * count * size / seconds if seconds > 0 else 0.0
             rates.setdefault(str(size), {})[str(requests)] = rate
             calls.setdefault(str(size), {})[str(requests)] = count
