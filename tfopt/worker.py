@@ -98,10 +98,10 @@ def _build(workload, options: dict, task: dict) -> tuple:
 def _measure_concurrency(results: list[dict], built: list, levels: list[int] | None) -> None:
     """After the sweeps, each side's rows per second with N requests at once (N in ``levels``,
     at most the visible cores), in its result's ``concurrency``."""
-    cores = len(os.sched_getaffinity(0))
-    levels = [n for n in levels or [] if n <= cores] or ([1] if levels else [])
     if not levels:
         return
+    cores = len(os.sched_getaffinity(0))
+    levels = [n for n in levels if n <= cores] or [1]
     for result, (model, inputs) in zip(results, built, strict=True):
         result["concurrency"] = measure.concurrency_sweep(model.predict, inputs, levels)
 
