@@ -227,6 +227,9 @@ def test_a_faster_variant_whose_outputs_differ_is_never_kept_best_or_recommended
     assert result["best"] == "initial"  # ... and never wins
     assert not any("wrong" in line for line in result["recommendation"])
     assert contradictions(result) == []
+    console = console_format.render(result)
+    assert "variant_wrong (variant wrong):" in console
+    assert "not kept, not ranked: outputs differ" in console
     report = (tmp_path / "report.md").read_text()
     assert "not ranked: outputs differ (max abs 0.25, rel 0.02; tolerance 0.001" in report
     assert "Inconsistent" not in report

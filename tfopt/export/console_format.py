@@ -73,8 +73,10 @@ def _steps(summary: dict) -> list[str]:
     for step in summary.get("steps", []):
         vs = step.get("vs_previous")
         said = speedup_text(vs) if vs else "not measured"
-        lines.append(f"  {step['name']} ({step.get('change', '')}): {said} vs previous; "
-                     f"{'kept' if step.get('kept') else 'not kept'}")  # fmt: skip
+        kept = "kept" if step.get("kept") else "not kept"
+        if step.get("not_ranked"):
+            kept = f"not kept, not ranked: {step['not_ranked']}"
+        lines.append(f"  {step['name']} ({step.get('change', '')}): {said} vs previous; {kept}")
     return ["steps:", *lines] if lines else []
 
 
