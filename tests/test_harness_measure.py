@@ -80,7 +80,7 @@ def test_steps_propose_candidates_from_the_current_config():
 
 def test_step_selection():
     assert steps.default_steps("g2p") == ["graph", "xla", "batching", "onednn", "threads"]
-    assert steps.default_steps("savedmodel:/m") == ["xla", "onednn", "threads"]
+    assert steps.default_steps("savedmodel:/m") == ["xla", "grappler", "onednn", "threads"]
     assert steps.default_steps("pkg.mod:factory") == ["onednn", "threads"]
     chosen = steps.build(["threads"], ["old"])
     assert [s.name for s in chosen] == ["threads", "variant_old"]

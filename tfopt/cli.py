@@ -187,7 +187,8 @@ def _common(parser: argparse.ArgumentParser, out: bool = True) -> None:
                             "(tokens:-1x64:int32:0..9999); or data: NAME:FILE.npy")  # fmt: skip
     group.add_argument("--hint", choices=("latency", "throughput"),
                        help="SavedModel: latency = batch 1 (p50/p90/p99 ms); throughput = batch "
-                            "sizes 1-32, rows/s per batch (default)")  # fmt: skip
+                            "sizes 1-32, rows/s per batch and per 1/2/4 concurrent requests "
+                            "(default)")  # fmt: skip
     group.add_argument("--sizes", type=_int_list, help="input sizes, e.g. 1,2,6,7,10,15,20")
     group.add_argument("--cpus", type=float, help="CPU quota in cores (docker --cpus)")
     group.add_argument("--memory", help="memory limit, e.g. 4G (docker --memory)")
@@ -231,7 +232,7 @@ def _profile_parser(commands) -> None:
     profile.add_argument("--steps", type=_str_list,
                          help="steps in order (default: every step that applies to the "
                               "workload; g2p: graph,xla,batching,onednn,threads; a SavedModel: "
-                              "xla,onednn,threads)")  # fmt: skip
+                              "xla,grappler,onednn,threads)")  # fmt: skip
     profile.add_argument("--tune-budget", type=_positive_int,
                          help="tuner trials in the threads step")  # fmt: skip
     profile.add_argument("--engine", choices=("local", "ray"), default="local",

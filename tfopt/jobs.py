@@ -10,6 +10,7 @@ from pathlib import Path
 
 from . import variants as variants_mod
 from .matrix import Permutation
+from .workloads.savedmodel import concurrency_levels
 
 KNOB_ENV = {"omp": "OMP_NUM_THREADS", "onednn": "TF_ENABLE_ONEDNN_OPTS"}
 
@@ -52,6 +53,7 @@ def task_for(job: Job) -> dict:
         "warmup": config["warmup"],
         "repeats": config["repeats"],
         "duration": config["duration"],
+        "concurrency": concurrency_levels(config),  # requests at once, after the sweeps
         "run_dir": str(job.folder),
         "worker": job.worker,
         "mem_trace": config["mem_trace"],

@@ -29,7 +29,15 @@ from .progress import Progress
 from .recommend import best_config, paste_lines
 from .rounds import Budget, Pair, Rounds
 from .runner import RUNS, Runner
-from .summary import SCHEMA, comparison, config_entry, rounds_entry, tunable_settings, versus
+from .summary import (
+    SCHEMA,
+    comparison,
+    config_entry,
+    not_ranked,
+    rounds_entry,
+    tunable_settings,
+    versus,
+)
 from .variants import STOCK, Variant
 from .worker import tuning_objective
 
@@ -54,14 +62,23 @@ class Lab:
     def __init__(self, settings: LabSettings, out: Path, progress: Progress | None = None,
                  executor: Executor | None = None):  # fmt: skip
         self.settings, self.out = settings, Path(out)
+        self.variants = {STOCK: Variant(STOCK), **settings.variants}
         self.initial = resolve(settings.base)
         self.progress = progress or Progress(0)
-        self.variants = {STOCK: Variant(STOCK), **settings.variants}
         self.runner = Runner(self.out, self.variants, self.progress, executor=executor)
-        names = settings.steps or steps.default_steps(self.initial["workload"])
+        on_runtime = bool(getattr(self.variants.get(self.initial["variant"]), "runtime", None))
+        if on_runtime and "grappler" in (settings.steps or []):
+            raise ValueError(f"step grappler does not apply to variant "
+                             f"{self.initial['variant']!r}, the starting configuration: "
+                             f"{steps.GRAPPLER_ON_RUNTIMES}")  # fmt: skip
+        names = settings.steps or [name for name in steps.default_steps(self.initial["workload"])
+                                   if name != "grappler" or not on_runtime]
         self.steps = steps.build(names, [v for v in settings.variants if v != STOCK],
                                  self.initial["workload"])  # fmt: skip
-        self.skipped_steps = steps.skipped_steps(self.initial["workload"])
+        runtimes = [name for name, variant in self.variants.items() if variant.runtime]
+        grappler_asked = "grappler" in names or on_runtime
+        self.skipped_steps = steps.skipped_steps(self.initial["workload"],
+                                                 runtimes if grappler_asked else ())
         self.tuned: dict = {}
 
     # --- measuring -------------------------------------------------------------------------
@@ -133,16 +150,16 @@ class Lab:
         records, _ = self.measure({current_label: current, step.name: candidate}, "screen",
                                   self.settings.screen, lambda _: [pair])  # fmt: skip
         _require_success(records[current_label], current_label)
-        vs_previous = comparison(
-            config_entry(current_label, {}, records[current_label]),
-            config_entry(step.name, {}, records[step.name]),
-            self.initial["alpha"], self.initial["threshold"],
-        )  # fmt: skip
-        kept = bool(vs_previous and vs_previous["win"])
-        self.progress.note(f"step {step.name}: {_verdict(vs_previous)}; kept={kept}")
+        measured = config_entry(step.name, {}, records[step.name])
+        vs_previous = comparison(config_entry(current_label, {}, records[current_label]),
+                                 measured, self.initial["alpha"], self.initial["threshold"])
+        unranked = not_ranked(measured)  # a faster wrong answer is never kept
+        kept = bool(vs_previous and vs_previous["win"]) and not unranked
+        said = f"not ranked: {unranked}" if unranked else _verdict(vs_previous)
+        self.progress.note(f"step {step.name}: {said}; kept={kept}")
         return {"name": step.name, "label": step.name, "file": step.name, "change": step.change,
                 "base": current_label, "config": candidate, "vs_previous": vs_previous,
-                "kept": kept}  # fmt: skip
+                "kept": kept, **({"not_ranked": unranked} if unranked else {})}  # fmt: skip
 
     def final(self, walked: list[dict]) -> dict[str, dict]:
         configs = {INITIAL: self.initial, **{s["label"]: s["config"] for s in walked}}
@@ -181,7 +198,7 @@ class Lab:
             step["vs_initial"] = comparison(initial, configs[step["label"]], alpha, threshold)
             step["vs_base"] = comparison(configs[step["base"]], configs[step["label"]], alpha,
                                          threshold)  # fmt: skip
-            step["screening"] = _screening_note(step)
+            step["screening"] = _screening_note(step, configs[step["label"]])
             step.pop("config")
         comparisons = [_variant_comparison(s, configs, alpha, threshold) for s in walked
                        if s["name"].startswith("variant_")]  # fmt: skip
@@ -232,8 +249,11 @@ def _final_pairs(labels: list[str], alpha: float, threshold: float):
     return wanted
 
 
-def _screening_note(step: dict) -> str:
+def _screening_note(step: dict, entry: dict) -> str:
     """What screening did with the step and whether the final rounds agree."""
+    unranked = not_ranked(entry)
+    if unranked:
+        return f"not ranked: {unranked}"
     final = (step.get("vs_base") or {}).get("verdict")
     if not step["kept"]:
         return "dropped"

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from tuner import Limits
 
+from . import grappler
+from .grappler import GRAPPLER_ENV
 from .variants import from_config
 from .workloads.savedmodel import HINTS
 
@@ -412,6 +414,11 @@ def _check_env(env) -> None:
                 _fail(f"env.{name}", "a string or number", item)
             if "\0" in str(item):
                 _fail(f"env.{name}", "a value without NUL characters", item)
+            if name == GRAPPLER_ENV:
+                try:
+                    grappler.parse(str(item))
+                except ValueError as err:
+                    raise ConfigError(f"config key 'env.{name}': {err}") from None
 
 
 def _check_exclude(rules) -> None:

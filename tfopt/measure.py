@@ -1,15 +1,20 @@
 """The measuring loop, in phases: warmup, calibrate, measure. Runs inside a worker process.
 
-One *sweep* calls the workload once on each input size. Sweeps are the unit of repetition: every
-sweep gives one latency per size and one total, so size curves and speedups come from the same
-timings.
+One *sweep* calls the workload once on each input size (``loops`` times each when a model is
+so fast that one call would drown in the timer's resolution: the loop's mean is the call's time).
+Sweeps are the unit of repetition: every sweep gives one latency per size and one total, so size
+curves and speedups come from the same timings. Concurrent requests (`concurrency_sweep`) are a
+separate phase after the sweeps: rows per second with N threads calling the model at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 Clock = Callable[[], float]
@@ -17,15 +22,23 @@ Clock = Callable[[], float]
 # With 3 sweeps on each side, Mann-Whitney U's smallest two-sided p is 0.1: no step could ever
 # count as significant. 5 a side allow p = 0.008.
 MIN_SWEEPS = 5
+# With a duration, a timed sweep lasts at least this long (pyperf's calibration: the inner loop
+# doubles until it does), so a call of microseconds is not measured by the timer's resolution.
+MIN_SWEEP_SECONDS = 0.01
+MAX_LOOPS = 1 << 22
+# Each (batch size, concurrent requests) pair runs at least this long.
+CONCURRENT_SECONDS = 0.05
 
 
-def sweep(predict: Callable[[Any], Any], inputs: dict[int, Any], clock: Clock) -> dict[int, float]:
-    """One call per input size; seconds per call."""
+def sweep(predict: Callable[[Any], Any], inputs: dict[int, Any], clock: Clock,
+          loops: int = 1) -> dict[int, float]:  # fmt: skip
+    """``loops`` calls per input size; seconds per call (the loop's mean)."""
     timings = {}
     for size, value in inputs.items():
         start = clock()
-        predict(value)
-        timings[size] = clock() - start
+        for _ in range(loops):
+            predict(value)
+        timings[size] = (clock() - start) / loops
     return timings
 
 
@@ -34,13 +47,27 @@ def warmup(predict, inputs: dict[int, Any], sweeps: int, clock: Clock) -> list[f
     return [sum(sweep(predict, inputs, clock).values()) for _ in range(sweeps)]
 
 
+def calibrate_loops(run: Callable[[int], float],
+                    minimum: float = MIN_SWEEP_SECONDS) -> tuple[int, float]:  # fmt: skip
+    """The smallest power of two ``loops`` for which ``run(loops)`` lasts at least ``minimum``
+    seconds (up to `MAX_LOOPS`), and the seconds that run lasted."""
+    loops, seconds = 1, run(1)
+    while loops < MAX_LOOPS and seconds < minimum - 1e-9:  # a float clock's rounding aside
+        loops *= 2
+        seconds = run(loops)
+    return loops, seconds
+
+
 def calibrate(predicts: list, inputs: list[dict[int, Any]], duration: float, clock: Clock,
-              minimum: int = MIN_SWEEPS) -> int:  # fmt: skip
-    """How many sweeps (of each side) fill ``duration`` seconds, judged by one sweep of each
-    after the warmup (warmup sweeps may include tracing or compiling, so they would
-    underestimate the count)."""
-    seconds = sum(sum(sweep(p, i, clock).values()) for p, i in zip(predicts, inputs, strict=True))
-    return max(minimum, math.ceil(duration / seconds)) if seconds > 0 else minimum
+              minimum: int = MIN_SWEEPS) -> tuple[list[int], int]:  # fmt: skip
+    """Each side's inner loop count (one sweep lasts `MIN_SWEEP_SECONDS`), and how many sweeps
+    of each side fill ``duration`` seconds, judged by the last calibrating sweep of each after
+    the warmup (warmup sweeps may include tracing or compiling: they would underestimate it)."""
+    calibrated = [calibrate_loops(lambda n, p=p, i=i: n * sum(sweep(p, i, clock, n).values()))
+                  for p, i in zip(predicts, inputs, strict=True)]  # fmt: skip
+    seconds = sum(sweep_seconds for _, sweep_seconds in calibrated)
+    count = max(minimum, math.ceil(duration / seconds)) if seconds > 0 else minimum
+    return [loops for loops, _ in calibrated], count
 
 
 def abba(sides: int, sweeps: int) -> list[int]:
@@ -50,13 +77,15 @@ def abba(sides: int, sweeps: int) -> list[int]:
     return [pattern[i % len(pattern)] for i in range(sides * sweeps)]
 
 
-def measure(predicts: list, inputs: list[dict[int, Any]], repeats: int, clock: Clock) -> list:
+def measure(predicts: list, inputs: list[dict[int, Any]], repeats: int, clock: Clock,
+            loops: list[int] | None = None) -> list:  # fmt: skip
     """``repeats`` timed sweeps of each side, alternated ABBA -> per side, per-size latencies
-    and per-sweep totals (seconds)."""
+    and per-sweep totals (seconds per call)."""
+    loops = loops or [1] * len(predicts)
     latencies = [{size: [] for size in side} for side in inputs]
     totals: list[list[float]] = [[] for _ in inputs]
     for side in abba(len(predicts), repeats):
-        timings = sweep(predicts[side], inputs[side], clock)
+        timings = sweep(predicts[side], inputs[side], clock, loops[side])
         for size, seconds in timings.items():
             latencies[side][size].append(seconds)
         totals[side].append(sum(timings.values()))
@@ -89,9 +118,62 @@ def run_sides(
 ) -> list[dict]:
     """`run_phases` for several configurations built in one process: each warmed up, then their
     timed sweeps alternated ABBA (``repeats`` each, or as many as fill ``duration`` together),
-    so every side sees the same moments of the machine."""
+    so every side sees the same moments of the machine. With a duration, each side's inner loop
+    is calibrated first (`calibrate`); its ``loops`` are in the result."""
     warm = [warmup(p, i, warmup_sweeps, clock) for p, i in zip(predicts, inputs, strict=True)]
-    count = repeats if repeats is not None else calibrate(predicts, inputs, duration or 1.0, clock)
-    results = measure(predicts, inputs, count, clock)
-    return [{**result, "warmup": w, "items_per_sweep": sum(i)}
-            for result, w, i in zip(results, warm, inputs, strict=True)]  # fmt: skip
+    if repeats is not None:
+        loops, count = [1] * len(predicts), repeats
+    else:
+        loops, count = calibrate(predicts, inputs, duration or 1.0, clock)
+    results = measure(predicts, inputs, count, clock, loops)
+    return [{**result, "warmup": w, "items_per_sweep": sum(i), "loops": n}
+            for result, w, i, n in zip(results, warm, inputs, loops, strict=True)]  # fmt: skip
+
+
+def concurrent_seconds(predict, value: Any, requests: int, calls: int,
+                       clock: Clock = time.perf_counter) -> float:  # fmt: skip
+    """Wall seconds for ``requests`` threads each making ``calls`` calls on ``value`` at once.
+    Each thread's first call is untimed (a runtime may make a session per thread there)."""
+    ready = threading.Barrier(requests + 1)
+
+    def work() -> None:
+        try:
+            predict(value)
+        except BaseException:
+            ready.abort()
+            raise
+        ready.wait()
+        for _ in range(calls):
+            predict(value)
+
+    with ThreadPoolExecutor(max_workers=requests) as pool:
+        futures = [pool.submit(work) for _ in range(requests)]
+        with contextlib.suppress(threading.BrokenBarrierError):  # a thread failed: raised below
+            ready.wait()
+        start = clock()
+        errors = [future.exception() for future in futures]
+        seconds = clock() - start
+    failed = [error for error in errors if error is not None]
+    if failed:  # the failing call's own error, not the barrier it broke for the others
+        raise min(failed, key=lambda error: isinstance(error, threading.BrokenBarrierError))
+    return seconds
+
+
+def concurrency_sweep(predict, inputs: dict[int, Any], levels: list[int],
+                      clock: Clock = time.perf_counter) -> dict:  # fmt: skip
+    """Rows per second for every (input size, concurrent requests): ``{"rates": {size:
+    {requests: rows/s}}, "calls": {size: {requests: calls per thread}}}``: each pair's calls
+    per thread double until the pair lasts `CONCURRENT_SECONDS`; the run that did gives its rate
+    (a slow model is timed once, not twice)."""
+    rates: dict[str, dict[str, float]] = {}
+    calls: dict[str, dict[str, int]] = {}
+    for size, value in inputs.items():
+        for requests in levels:
+            def run(n: int, requests: int = requests, value: Any = value) -> float:
+                return concurrent_seconds(predict, value, requests, n, clock)
+
+            count, seconds = calibrate_loops(run, CONCURRENT_SECONDS)
+            rate = requests * count * size / seconds if seconds > 0 else 0.0
+            rates.setdefault(str(size), {})[str(requests)] = rate
+            calls.setdefault(str(size), {})[str(requests)] = count
+    return {"rates": rates, "calls": calls}

@@ -3,7 +3,9 @@ a check that nothing the report says contradicts its own tables."""
 
 from __future__ import annotations
 
-from .summary import comparison, tunable_settings
+from .grappler import GRAPPLER_ENV
+from .grappler import paste_line as grappler_line
+from .summary import comparison, not_ranked, tunable_settings
 
 ENV_KNOBS = {"omp": "OMP_NUM_THREADS", "onednn": "TF_ENABLE_ONEDNN_OPTS"}
 POOL_CALLS = {"inter": "tf.config.threading.set_inter_op_parallelism_threads",
@@ -14,15 +16,17 @@ DEFAULTS_LINE = "TensorFlow's defaults: nothing to change"
 
 def best_config(configs: dict[str, dict], initial: str, alpha: float, threshold: float) -> str:
     """The fastest configuration that the final rounds show faster than ``initial`` and that no
-    other configuration beats (faster than it, by the same rule); ``initial`` when none is."""
+    other configuration beats (faster than it, by the same rule); ``initial`` when none is.
+    A configuration whose outputs differ from TensorFlow's (`not_ranked`) is never ranked."""
+    ranked = {label: entry for label, entry in configs.items() if not not_ranked(entry)}
     faster = sorted(
-        ((result["value"], label) for label in configs if label != initial
+        ((result["value"], label) for label in ranked if label != initial
          for result in [comparison(configs[initial], configs[label], alpha, threshold)]
          if result and result["verdict"] == "faster"),
         reverse=True,
     )  # fmt: skip
     for _, label in faster:
-        if not _beaten(label, configs, alpha, threshold):
+        if not _beaten(label, ranked, alpha, threshold):
             return label
     return initial
 
@@ -42,7 +46,8 @@ def paste_lines(params: dict) -> list[str]:
     knobs = params.get("knobs", {})
     lines = [f"{name}={_env_value(knobs[key])}" for key, name in ENV_KNOBS.items()
              if knobs.get(key) is not None]  # fmt: skip
-    lines += [f"{name}={value}" for name, value in params.get("env", {}).items()]
+    lines += [grappler_line(value) if name == GRAPPLER_ENV else f"{name}={value}"
+              for name, value in params.get("env", {}).items()]  # fmt: skip
     lines += [f"{call}({knobs[key]})" for key, call in POOL_CALLS.items() if knobs.get(key)]
     options = {key: params[key] for key in MODEL_OPTIONS if params.get(key) is not None}
     if options:
@@ -69,6 +74,8 @@ def contradictions(summary: dict) -> list[str]:
     alpha, threshold = settings.get("alpha", 0.05), settings.get("threshold", 0.05)
     if best not in configs:
         return [f"Best {best!r} is not a measured configuration"]
+    if not_ranked(configs[best]):
+        problems.append(f"Best {best!r} is not ranked: {not_ranked(configs[best])}")
     steps = {step["label"]: step for step in summary.get("steps", [])}
     if best in steps and (steps[best].get("vs_initial") or {}).get("verdict") != "faster":
         problems.append(f"Best {best!r} is not faster than initial in the steps table")
@@ -80,6 +87,7 @@ def contradictions(summary: dict) -> list[str]:
         if step.get("vs_base") and redone.get("verdict") != step["vs_base"]["verdict"]:
             problems.append(f"{label!r}: its verdict is not the final rounds' {redone['verdict']}")
         if (step.get("vs_initial") or {}).get("verdict") == "faster" and label != best and \
+                not not_ranked(configs[label]) and \
                 _better_than(label, best, configs, alpha, threshold):  # fmt: skip
             problems.append(f"{label!r} is faster than Best {best!r} in the final rounds")
     if summary.get("recommended") != tunable_settings(configs[best]["params"]):

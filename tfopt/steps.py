@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .grappler import GRAPPLER_ENV, encode
 from .matrix import with_updates
 
 Tune = Callable[[dict], dict]  # current config -> tuned knobs {"inter", "intra", "omp"}
@@ -71,6 +72,11 @@ class VariantStep:
 # TensorFlow's auto-clustering: on CPUs it also needs the global-jit flag.
 XLA_AUTO_JIT = "--tf_xla_auto_jit=2 --tf_xla_cpu_global_jit"
 
+# The grappler step: does TensorFlow's graph optimizer pay for itself on this model? (Its
+# rewrites, such as the oneDNN fusions of remapping, usually help; a small model can lose more
+# to them than it gains.) Other options go in a config's env as TFOPT_GRAPPLER.
+GRAPPLER_OPTIONS = {"disable_meta_optimizer": True}
+
 MODEL_STEPS = {
     "graph": Step("graph", "tf.function graph mode", {"mode": "graph"}),
     "xla": Step("xla", "XLA-compiled graph", {"mode": "xla"}),
@@ -80,9 +86,16 @@ MODEL_STEPS = {
 SAVEDMODEL_STEPS = {
     "xla": Step("xla", f"XLA auto-clustering (TF_XLA_FLAGS={XLA_AUTO_JIT})",
                 {"env.TF_XLA_FLAGS": XLA_AUTO_JIT}),  # fmt: skip
+    "grappler": Step("grappler", "grappler options "
+                     f"tf.config.optimizer.set_experimental_options({GRAPPLER_OPTIONS})",
+                     {f"env.{GRAPPLER_ENV}": encode(GRAPPLER_OPTIONS)}),  # fmt: skip
 }
 RUNTIME_STEPS = {"onednn": OneDnnToggle(), "threads": TunedThreads()}
-STEP_NAMES = (*MODEL_STEPS, *RUNTIME_STEPS)
+STEP_NAMES = (*MODEL_STEPS, "grappler", *RUNTIME_STEPS)
+# Why the grappler step does not reach runtime variants.
+GRAPPLER_ON_RUNTIMES = ("TensorFlow Lite, ONNX Runtime and OpenVINO run their own converted model: "
+                        "grappler options reach only the TensorFlow reference their outputs are "
+                        "checked against")  # fmt: skip
 
 # Why a step does not apply to a kind of workload: said on the console and in the report, and
 # the reason a step asked for by name is refused before anything runs.
@@ -92,11 +105,17 @@ NOT_APPLICABLE = {
         "batching": "the batch size is the input size: the lab measures every size in --sizes "
                     "(--hint throughput) and names the best batch",
     },
+    "g2p": {
+        "grappler": "g2p's own steps choose how it runs (eager, graph, XLA); set TFOPT_GRAPPLER "
+                    "in a config's env to try grappler options on its graph modes",
+    },
     "callable": {
         "graph": "the lab cannot change how a Python callable runs its model",
         "xla": "the lab cannot change how a Python callable runs its model (set "
                "TF_XLA_FLAGS in a config's env to try auto-clustering)",
         "batching": "the batch size is the callable's own option (batch_size in a config)",
+        "grappler": "the lab cannot tell whether a Python callable runs TensorFlow graphs (set "
+                    "TFOPT_GRAPPLER in a config's env to try grappler options)",
     },
 }
 
@@ -113,9 +132,13 @@ def _applicable(workload: str) -> dict:
     return {**model, **RUNTIME_STEPS}
 
 
-def skipped_steps(workload: str) -> dict[str, str]:
-    """The steps that do not apply to this workload, each with the reason."""
-    return dict(NOT_APPLICABLE.get(workload_kind(workload), {}))
+def skipped_steps(workload: str, runtimes: list[str] | tuple = ()) -> dict[str, str]:
+    """The steps that do not apply to this workload (and to its runtime variants, by name),
+    each with the reason."""
+    skipped = dict(NOT_APPLICABLE.get(workload_kind(workload), {}))
+    if runtimes and "grappler" not in skipped:
+        skipped[f"grappler on {', '.join(runtimes)}"] = GRAPPLER_ON_RUNTIMES
+    return skipped
 
 
 def default_steps(workload: str) -> list[str]:

@@ -34,8 +34,44 @@ def config_entry(label: str, params: dict, records: list[RunRecord]) -> dict:
         "replicates_ms": {str(k): v * MS for k, v in replicates(done).items()},
         "tensorflow": done[0].payload.get("tensorflow"),
         "details": done[0].payload.get("details") or {},
+        "grappler": done[0].payload.get("grappler"),
+        "concurrency": concurrency_entry(done),
         "warnings": sample.instability(),
     }
+
+
+def concurrency_entry(records: list[RunRecord]) -> dict | None:
+    """Rows per second per (batch size, concurrent requests), each worker one value per pair:
+    their median and count, and the best pair by that median. None when nothing measured it."""
+    pairs: dict[tuple[int, int], list[float]] = {}
+    for record in records:
+        rates = ((record.payload or {}).get("concurrency") or {}).get("rates") or {}
+        for size, by_requests in rates.items():
+            for requests, rate in by_requests.items():
+                pairs.setdefault((int(size), int(requests)), []).append(rate)
+    if not pairs:
+        return None
+    medians = {pair: float(np.median(values)) for pair, values in pairs.items()}
+    table: dict[str, dict] = {}
+    for (size, requests), values in sorted(pairs.items()):
+        table.setdefault(str(size), {})[str(requests)] = {"per_s": medians[size, requests],
+                                                          "n": len(values)}  # fmt: skip
+    (size, requests), best = max(medians.items(), key=lambda item: item[1])
+    return {"rates": table, "best": {"batch": size, "requests": requests, "per_s": best}}
+
+
+def not_ranked(entry: dict) -> str | None:
+    """Why a configuration cannot be ranked: its runtime's outputs differ from TensorFlow's
+    beyond the tolerance of its precision. None when they agree (or nothing was converted)."""
+    checks = (entry.get("details") or {}).get("outputs") or {}
+    bad = {size: check for size, check in checks.items() if not check["within_tolerance"]}
+    if not bad:
+        return None
+    max_abs = max(check["max_abs"] for check in bad.values())
+    max_rel = max(check["max_rel"] for check in bad.values())
+    tolerance = ((entry.get("details") or {}).get("runtime") or {}).get("tolerance")
+    return (f"outputs differ (max abs {max_abs:.3g}, rel {max_rel:.3g}; tolerance {tolerance}, "
+            f"batch {', '.join(bad)})")
 
 
 def tunable_settings(params: dict) -> dict:

@@ -27,6 +27,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import grappler
+from .grappler import GRAPPLER_ENV
+
 STOCK = "stock"
 # What a fresh venv needs besides TensorFlow to run the lab's workers on the g2p model: the
 # pure-Python ones at the lock's versions; numpy as the requested TensorFlow release allows
@@ -65,7 +68,12 @@ class Variant:
             if self.runtime not in RUNTIMES:
                 raise ValueError(f"variant {self.name!r}: runtime {self.runtime!r} is not one of "
                                  f"{', '.join(RUNTIMES)}")  # fmt: skip
+            if GRAPPLER_ENV in self.env:
+                raise ValueError(f"variant {self.name!r}: {GRAPPLER_ENV} sets TensorFlow's "
+                                 f"graph optimizer, which runtime {self.runtime!r} does not use")
             self.env[RUNTIME_ENV] = self.runtime  # the worker reads it (tfopt.workloads.savedmodel)
+        if GRAPPLER_ENV in self.env:
+            grappler.parse(self.env[GRAPPLER_ENV])
 
     @property
     def kind(self) -> str:

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from . import measure
+from . import grappler, measure
 from .environment import tensorflow_record
 from .memtrace import MemoryTrace
 from .workloads import resolve
@@ -47,6 +47,7 @@ def _measure(task: dict) -> dict:
     _import_tensorflow()
     import_seconds = time.perf_counter() - started
     log.info("imported TensorFlow %s in %.2f s", _tensorflow_version(), import_seconds)
+    grappler_options = grappler.apply_from_env()  # before any graph is built
     trace = task.get("mem_trace") or {}
     tracing = trace.get("enabled", True)
     sides = task.get("sides") or [{"label": None, "options": task.get("options") or {}}]
@@ -65,6 +66,7 @@ def _measure(task: dict) -> dict:
             repeats=task.get("repeats"),
             duration=task.get("duration"),
         )
+        _measure_concurrency(results, built, task.get("concurrency"))
     log.info("measured %d sweeps of %d side(s)", len(results[0]["sweeps"]), len(sides))
     by_side = {"sides": {side["label"]: result for side, result in zip(sides, results,
                                                                        strict=True)}}  # fmt: skip
@@ -76,6 +78,7 @@ def _measure(task: dict) -> dict:
         "unit": workload.unit,
         "details": built[0][0].details,  # inputs and output checks: the first side's
         "tensorflow": _tensorflow_version(),
+        "grappler": grappler_options,
         "python": platform.python_version(),
         "pid": os.getpid(),
         "affinity": sorted(os.sched_getaffinity(0)),
@@ -90,6 +93,17 @@ def _build(workload, options: dict, task: dict) -> tuple:
     inputs = {size: built.make_input(size, task.get("seed", 0)) for size in task["sizes"]}
     built.predict(inputs[min(inputs)])  # models may load, trace or compile on first use
     return built, inputs
+
+
+def _measure_concurrency(results: list[dict], built: list, levels: list[int] | None) -> None:
+    """After the sweeps, each side's rows per second with N requests at once (N in ``levels``,
+    at most the visible cores), in its result's ``concurrency``."""
+    if not levels:
+        return
+    cores = len(os.sched_getaffinity(0))
+    levels = [n for n in levels if n <= cores] or [1]
+    for result, (model, inputs) in zip(results, built, strict=True):
+        result["concurrency"] = measure.concurrency_sweep(model.predict, inputs, levels)
 
 
 def _set_threads(threads: dict) -> None:
@@ -147,6 +161,6 @@ def tuning_objective(task: dict, knobs: dict) -> float:
     ``OMP_NUM_THREADS`` (an upper-case knob) is already in the environment, set by the tuner.
     """
     threads = {"inter": knobs.get("inter", 0), "intra": knobs.get("intra", 0)}
-    payload = measure_run({**task, "threads": threads})
+    payload = measure_run({**task, "threads": threads, "concurrency": None})
     sweeps = sorted(payload["sweeps"])
     return sweeps[len(sweeps) // 2]

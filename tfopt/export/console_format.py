@@ -3,7 +3,7 @@ medians, speedups with their CI and verdicts, runtimes and the recommendation, i
 
 from __future__ import annotations
 
-from ..summary import speedup_text
+from ..summary import not_ranked, speedup_text
 from . import tables
 
 
@@ -14,6 +14,7 @@ def render(summary: dict, out: str = "") -> str:
     lines += ["configurations:"]
     lines += [f"  {_config_line(entry)}" for entry in summary.get("configs", {}).values()]
     lines += _batches(summary)
+    lines += _concurrency(summary)
     lines += _steps(summary)
     lines += _comparisons(summary)
     lines += _runtimes(summary)
@@ -56,13 +57,26 @@ def _batches(summary: dict) -> list[str]:
     return ["per batch size:", *lines] if lines else []
 
 
+def _concurrency(summary: dict) -> list[str]:
+    lines = []
+    for entry in tables.concurrency_entries(summary):
+        best = entry["concurrency"]["best"]
+        pairs = ", ".join(f"{row['batch']}x{row['requests']}: {row['per_s']:.0f}/s"
+                          for row in tables.concurrency_rows(entry))  # fmt: skip
+        lines.append(f"  {entry['label']} (batch x requests): {pairs}; best batch "
+                     f"{best['batch']} x {best['requests']} requests ({best['per_s']:.1f} rows/s)")
+    return ["concurrent requests:", *lines] if lines else []
+
+
 def _steps(summary: dict) -> list[str]:
     lines = []
     for step in summary.get("steps", []):
         vs = step.get("vs_previous")
         said = speedup_text(vs) if vs else "not measured"
-        lines.append(f"  {step['name']} ({step.get('change', '')}): {said} vs previous; "
-                     f"{'kept' if step.get('kept') else 'not kept'}")  # fmt: skip
+        kept = "kept" if step.get("kept") else "not kept"
+        if step.get("not_ranked"):
+            kept = f"not kept, not ranked: {step['not_ranked']}"
+        lines.append(f"  {step['name']} ({step.get('change', '')}): {said} vs previous; {kept}")
     return ["steps:", *lines] if lines else []
 
 
@@ -71,7 +85,7 @@ def _comparisons(summary: dict) -> list[str]:
     lines = []
     for item in summary.get("comparisons", []):
         c = item["comparison"]
-        flag = tables.output_flag(configs.get(item["label"], {}))
+        flag = not_ranked(configs.get(item["label"], {}))
         if flag:
             lines.append(f"  {item['file']}: not ranked: {flag}")
         else:

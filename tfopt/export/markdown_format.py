@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..environment import machine_title, oversubscription
 from ..recommend import contradictions
-from ..summary import direction_text, speedup_text
+from ..summary import direction_text, not_ranked, speedup_text
 from . import tables
 
 REPORT = "report.md"
@@ -52,6 +52,7 @@ def render(summary: dict) -> list[str]:
     lines += ["## Configurations", "", *_configs_table(summary), ""]
     lines += _runtimes_section(summary)
     lines += _batches_section(summary)
+    lines += _concurrency_section(summary)
     lines += _plots(summary)
     lines += _warnings(summary)
     return lines
@@ -129,11 +130,12 @@ def _steps_table(summary: dict) -> list[str]:
 
 
 def _comparisons_table(summary: dict) -> list[str]:
-    rows = [
-        [item["file"], _ratio(c), f"{c['p_value']:.2g}", c["verdict"]] if c else
-        [item["file"], "n/a", "n/a", "not measured"]
-        for item in summary["comparisons"] for c in [item["comparison"]]
-    ]  # fmt: skip
+    configs = summary.get("configs", {})
+    rows = []
+    for item in summary["comparisons"]:
+        c, flag = item["comparison"], not_ranked(configs.get(item["label"], {}))
+        verdict = f"not ranked: {flag}" if flag else (c["verdict"] if c else "not measured")
+        rows.append([item["file"], _ratio(c), f"{c['p_value']:.2g}" if c else "n/a", verdict])
     return _table(["comparison", "speedup [95% CI]", "p", "verdict"], rows)
 
 
@@ -217,6 +219,27 @@ def _batches_section(summary: dict) -> list[str]:
                   f"{best['batch']} at {best['per_s']:.1f} rows/s", "",
                   *_table(["batch", "median ms [95% CI]", "p90 ms", "p99 ms", "rows/s"], cells),
                   ""]  # fmt: skip
+    return lines
+
+
+def _concurrency_section(summary: dict) -> list[str]:
+    """Rows per second with N requests at once, per batch size (the throughput hint)."""
+    entries = tables.concurrency_entries(summary)
+    if not entries:
+        return []
+    lines = ["## Concurrent requests", "",
+             "N threads call the model at once on the same batch (like OpenVINO benchmark_app's "
+             "infer requests); rows/s is the workers' median.", ""]  # fmt: skip
+    for entry in entries:
+        rows = tables.concurrency_rows(entry)
+        levels = sorted({row["requests"] for row in rows})
+        rates = {(row["batch"], row["requests"]): row["per_s"] for row in rows}
+        cells = [[batch, *[_number(rates.get((batch, n)), ".1f") for n in levels]]
+                 for batch in sorted({row["batch"] for row in rows})]  # fmt: skip
+        best = entry["concurrency"]["best"]
+        lines += [f"`{entry['label']}`: best batch {best['batch']} with {best['requests']} "
+                  f"concurrent request(s) at {best['per_s']:.1f} rows/s", "",
+                  *_table(["batch", *[f"{n} request(s): rows/s" for n in levels]], cells), ""]
     return lines
 
 

@@ -4,6 +4,8 @@ own label (TensorFlow version or runtime, oneDNN, threads)."""
 
 from __future__ import annotations
 
+from ..summary import not_ranked
+
 MS = 1000.0
 
 
@@ -36,23 +38,23 @@ def batch_rows(entry: dict) -> list[dict]:
     return rows
 
 
+def concurrency_rows(entry: dict) -> list[dict]:
+    """Per (batch size, concurrent requests): rows per second (the workers' median)."""
+    rates = (entry.get("concurrency") or {}).get("rates") or {}
+    return [{"batch": int(size), "requests": int(requests), "per_s": figures["per_s"]}
+            for size, by_requests in sorted(rates.items(), key=lambda kv: int(kv[0]))
+            for requests, figures in sorted(by_requests.items(), key=lambda kv: int(kv[0]))]
+
+
+def concurrency_entries(summary: dict) -> list[dict]:
+    """The configurations whose workers measured concurrent requests."""
+    return [entry for entry in summary.get("configs", {}).values() if entry.get("concurrency")]
+
+
 def best_batch(entry: dict) -> dict | None:
     """The batch size with the most rows per second."""
     rows = batch_rows(entry)
     return max(rows, key=lambda row: row["per_s"]) if rows else None
-
-
-def output_flag(entry: dict) -> str | None:
-    """Why a runtime's results cannot be ranked: its outputs differ from TensorFlow's beyond
-    the tolerance of its precision. None when they agree (or nothing was converted)."""
-    checks = (entry.get("details") or {}).get("outputs") or {}
-    bad = [size for size, check in checks.items() if not check["within_tolerance"]]
-    if not bad:
-        return None
-    worst = max(checks[size]["max_rel"] for size in bad)
-    tolerance = entry["details"]["runtime"].get("tolerance")
-    return (f"outputs differ from TensorFlow by up to {worst:.3g} of their scale, beyond the "
-            f"tolerance {tolerance} (batch {', '.join(bad)})")
 
 
 def runtime_rows(summary: dict) -> list[dict]:
@@ -81,9 +83,9 @@ def runtime_rows(summary: dict) -> list[dict]:
 def _status(entry: dict, failure: str | None) -> str:
     if not entry.get("sweep"):
         return f"did not run: {failure}" if failure else "did not run"
-    flag = output_flag(entry)
+    flag = not_ranked(entry)
     if flag:
-        return f"flagged, not ranked: {flag}"
+        return f"not ranked: {flag}"
     checked = (entry.get("details") or {}).get("outputs")
     return "outputs match TensorFlow" if checked else "reference"
 
@@ -103,7 +105,8 @@ def _variant_runtime(entry: dict) -> str:
 
 
 def curve_label(entry: dict) -> str:
-    """What ran this curve: the runtime or TensorFlow version, oneDNN state, thread counts."""
+    """What ran this curve: the runtime or TensorFlow version, oneDNN state, thread counts and
+    the grappler options its workers' TensorFlow reported (when any were set)."""
     details = entry.get("details") or {}
     runtime = details.get("runtime") or {}
     knobs = (entry.get("params") or {}).get("knobs") or {}
@@ -114,4 +117,6 @@ def curve_label(entry: dict) -> str:
     onednn_text = "oneDNN default" if onednn is None else f"oneDNN {'on' if onednn else 'off'}"
     inter, intra = knobs.get("inter") or 0, knobs.get("intra") or 0
     threads = f"threads {inter}/{intra}" if inter or intra else "default thread pools"
-    return f"TF {entry.get('tensorflow') or '?'}, {onednn_text}, {threads}"
+    grappler = entry.get("grappler")
+    options = f", grappler {grappler}" if grappler else ""
+    return f"TF {entry.get('tensorflow') or '?'}, {onednn_text}, {threads}{options}"

@@ -1,10 +1,12 @@
 """OpenVINO: reads the SavedModel directly (``openvino.convert_model``), saved as IR without
-float16 compression, compiled for the CPU once per input shape. Precision is pinned: ``openvino``
-runs float32 (on CPUs with AVX512_BF16 or AMX OpenVINO would pick bfloat16 by itself), and
-``openvino-bf16`` is the same model at bfloat16, its own row."""
+float16 compression, compiled for the CPU once per input shape (an infer request per thread,
+for concurrent requests). Precision is pinned: ``openvino`` runs float32 (on CPUs with
+AVX512_BF16 or AMX OpenVINO would pick bfloat16 by itself), and ``openvino-bf16`` is the same
+model at bfloat16, its own row."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from .base import Runtime, Session
@@ -36,15 +38,18 @@ class OpenVino(Runtime):
         core = ov.Core()
         config = {"INFERENCE_PRECISION_HINT": self.precision, "INFERENCE_NUM_THREADS": threads,
                   "PERFORMANCE_HINT": "LATENCY"}  # fmt: skip
+        compiled: dict[tuple, object] = {}
         requests: dict[tuple, tuple] = {}
 
         def request_for(feed: dict):
-            key = tuple((name, value.shape) for name, value in sorted(feed.items()))
-            if key not in requests:
+            shapes = tuple((name, value.shape) for name, value in sorted(feed.items()))
+            if shapes not in compiled:
                 model = core.read_model(folder / MODEL)
                 model.reshape({name: list(value.shape) for name, value in feed.items()})
-                compiled = core.compile_model(model, "CPU", config)
-                requests[key] = (compiled.create_infer_request(), compiled.outputs)
+                compiled[shapes] = core.compile_model(model, "CPU", config)
+            key = (threading.get_ident(), shapes)  # infer requests are not shared by threads
+            if key not in requests:
+                requests[key] = (compiled[shapes].create_infer_request(), compiled[shapes].outputs)
             return requests[key]
 
         def run(feed: dict) -> dict:

@@ -1,10 +1,11 @@
 """TensorFlow Lite: the SavedModel converted at float32 with no optimizations, run by
 ``tf.lite.Interpreter`` (its default XNNPACK CPU delegate) through set_tensor/invoke/get_tensor,
-one interpreter per input shape so a
+one interpreter per input shape (and per thread, for concurrent requests) so a
 batch-size sweep never resizes tensors between timed calls."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from .base import Runtime, Session
@@ -30,7 +31,8 @@ class TfLite(Runtime):
         interpreters: dict[tuple, object] = {}
 
         def interpreter_for(feed: dict):
-            key = tuple((name, value.shape) for name, value in sorted(feed.items()))
+            key = (threading.get_ident(),  # one per thread: concurrent requests
+                   *((name, value.shape) for name, value in sorted(feed.items())))
             if key not in interpreters:  # resized and allocated once, before any timed call
                 interpreter = _interpreter(content, threads)
                 for name, value in feed.items():

@@ -26,6 +26,17 @@ TENSORFLOW = "tensorflow"
 HINT_SIZES = {"latency": [1], "throughput": [1, 2, 4, 8, 16, 32]}
 HINTS = tuple(HINT_SIZES)
 DEFAULT_HINT = "throughput"
+# Concurrent requests per batch size (a worker keeps those up to its visible cores): like
+# OpenVINO benchmark_app's streams/infer requests, N threads calling the model at once.
+HINT_CONCURRENCY = {"latency": None, "throughput": [1, 2, 4]}
+
+
+def concurrency_levels(config: dict) -> list[int] | None:
+    """The concurrent requests a config's workers measure: a SavedModel with the throughput
+    hint (the default) sweeps them; anything else does not."""
+    if not str(config.get("workload", "")).startswith("savedmodel:"):
+        return None
+    return HINT_CONCURRENCY[config.get("hint") or DEFAULT_HINT]
 
 
 class SavedModelWorkload(Workload):
