@@ -1,14 +1,13 @@
 """The environment record every result carries: CPU and ISA, cores against limits, TensorFlow.
 
-The TensorFlow part is gathered in a worker process (``tensorflow_record``), because importing
-TensorFlow fixes its oneDNN and threading state for the life of the process.
+The TensorFlow part is gathered in a worker process (``tfopt.worker.tensorflow_record``), because
+importing TensorFlow fixes its oneDNN and threading state for the life of the process.
 """
 
 from __future__ import annotations
 
 import os
 import platform
-import sys
 from pathlib import Path
 
 from .devices import visible_gpus
@@ -49,46 +48,6 @@ def limits_record() -> dict:
     return record
 
 
-def tensorflow_record() -> dict:
-    """Runs in a worker: TF version, build, oneDNN state and default thread pools."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from tensorflow.python.util import _pywrap_util_port as port
-
-    import tensorflow as tf
-
-    return {
-        "version": tf.__version__,
-        "git_version": tf.version.GIT_VERSION,
-        "compiler": tf.version.COMPILER_VERSION,
-        "build_info": {k: str(v) for k, v in tf.sysconfig.get_build_info().items()},
-        "onednn_enabled": bool(port.IsMklEnabled()),
-        "onednn_opts_env": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
-        "built_with_xla": bool(port.IsBuiltWithXLA()),
-        "python": sys.executable,
-        "default_thread_pools": default_thread_pools(tf),
-    }
-
-
-def default_thread_pools(tf) -> dict:
-    """The pool sizes TensorFlow picks when nobody sets them, as this process sees them.
-
-    TensorFlow sizes both pools to the cores it may schedule on (``sched_getaffinity``), never to
-    a cgroup CPU quota: under ``docker run --cpus=1`` on a many-core host it still starts one
-    thread per visible core. The inter-op pool is counted from its live threads after one op; the
-    intra-op pool follows the same rule (its threads are not named, so it is not counted).
-    """
-    tf.reduce_sum(tf.ones([2, 2]))  # starts the runtime (this runs in a throwaway worker)
-    inter_op = sum(
-        1 for task in Path("/proc/self/task").iterdir()
-        if (task / "comm").read_text().strip() == "tf_Compute"
-    )  # fmt: skip
-    return {
-        "inter_op": inter_op,
-        "intra_op": len(os.sched_getaffinity(0)),
-        "sized_from": "visible cores (sched_getaffinity), not the CPU quota",
-    }
-
-
 def oversubscription(env: dict) -> str | None:
     """A warning when TensorFlow's default pools exceed the CPU quota (the container trap)."""
     quota = env.get("limits", {}).get("cpu_quota_cores")
@@ -112,7 +71,7 @@ def host_record() -> dict:
 
 
 def environment_record(tensorflow: dict | None = None) -> dict:
-    """The whole record; ``tensorflow`` comes from a worker running ``tensorflow_record``."""
+    """The whole record; ``tensorflow`` comes from a worker (``tfopt.worker.probe_tensorflow``)."""
     return {
         "host": host_record(),
         "cpu": cpu_record(),
