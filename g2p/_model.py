@@ -12,8 +12,8 @@ from ._inputs import MAX_WORD_LENGTH, chunks, iter_words, predict_in_batches
 from ._modes import check_mode
 
 DEFAULT_MODE = "tflite"
-"""The fastest mode at every call size measured by `python -m g2p.bench` on one core: a call
-costs microseconds where a TensorFlow call costs ~0.1 ms (single words), and its XNNPACK kernels
+"""The fastest mode at every call size measured by `make bench` on one core: a call costs
+microseconds where a TensorFlow call costs ~0.1 ms (single words), and its XNNPACK kernels
 with the shrinking decoder beat graph and XLA on whole batches too. It is converted (~1 s) on the
 first prediction."""
 

@@ -1,5 +1,5 @@
 """The benchmark's parts: contenders agree with g2p_en, FLOP counting, targets, and one real
-quick run of `python -m g2p.bench` (JSON and PNG; speed itself is never asserted)."""
+quick run of `python -m benchmarks.g2p_bench` (JSON and PNG; speed itself is never asserted)."""
 
 import json
 import subprocess
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 import g2p
-from g2p.bench import flops, report
-from g2p.bench.contenders import CONTENDERS, load
+from benchmarks.g2p_bench import flops, report
+from benchmarks.g2p_bench.contenders import CONTENDERS, load
 from g2p.reference import shipped_g2p_en
 
 # The default contender runs g2p.predict in this process, starting TensorFlow's runtime.
@@ -93,7 +93,7 @@ def test_quick_benchmark_writes_json_and_png(tmp_path):
     command = [
         sys.executable,
         "-m",
-        "g2p.bench",
+        "benchmarks.g2p_bench",
         "--quick",
         "--out",
         str(out),

@@ -1,6 +1,2 @@
-"""Benchmarks of the tuner itself: ``python -m tuner.bench`` writes JSON into ``results/``.
-
-- `overhead`: the cost of one trial, forked after ``import tensorflow`` against a fresh interpreter;
-- `quality`: evaluations and gap to the grid optimum for Nelder-Mead, random and grid search on
-  synthetic noisy landscapes and on a recorded real one.
-"""
+"""`python -m tuner.bench`: the tuner's benchmarks, which live in the repository's
+`benchmarks/tuner_bench/` (`python -m benchmarks.tuner_bench`)."""

@@ -2,9 +2,10 @@
 
 Each grid point is one forked trial (TensorFlow imported once in the parent, runtime started only
 in the children); the trial log makes an interrupted recording resumable. The result, with its
-environment, goes to ``tests/data/g2p_threading_landscape.json`` for `tuner.bench.quality`.
+environment, goes to ``tests/data/g2p_threading_landscape.json`` for
+`benchmarks.tuner_bench.quality`.
 
-    python -m tuner.bench.record [--max-threads 16] [--words 256] [--out PATH]
+    python -m benchmarks.tuner_bench.record [--max-threads 16] [--words 256] [--out PATH]
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 import tuner
-from tuner.bench.quality import RECORDED
+from benchmarks.tuner_bench.quality import RECORDED
 from tuner.limits import current
 from tuner.tf import set_threading
 
