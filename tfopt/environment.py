@@ -10,6 +10,8 @@ import os
 import platform
 from pathlib import Path
 
+from tuner.limits.base import format_memory
+
 from .devices import visible_gpus
 
 ISA_FLAGS = (
@@ -93,18 +95,9 @@ def machine_title(env: dict) -> str:
         parts.append(f"TF {tf['version']} (oneDNN {'on' if tf.get('onednn_enabled') else 'off'})")
     memory = limits.get("memory_limit")
     if memory:
-        parts.append(f"memory {_format_bytes(memory)}")
+        shown = format_memory(memory) if isinstance(memory, (int, float)) else memory
+        parts.append(f"memory {shown}")
     return ", ".join(parts)
-
-
-def _format_bytes(value) -> str:
-    if not isinstance(value, (int, float)):
-        return str(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}"
-        value /= 1024
-    return str(value)
 
 
 def record_environment(log_dir: Path) -> dict:
