@@ -20,8 +20,8 @@ ISA_FLAGS = (
 )  # fmt: skip
 
 
-def cpu_record(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict:
-    """CPU model, the ISA flags TensorFlow cares about, and the cores this process may use."""
+def read_cpuinfo(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, set[str]]:
+    """The CPU's model name and ISA flags (the platform's name, no flags, where none is listed)."""
     model, flags = platform.processor() or "unknown", set()
     if cpuinfo.exists():
         for line in cpuinfo.read_text().splitlines():
@@ -30,6 +30,12 @@ def cpu_record(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict:
                 model = value.strip()
             elif key.strip() == "flags":
                 flags = set(value.split())
+    return model, flags
+
+
+def cpu_record(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict:
+    """CPU model, the ISA flags TensorFlow cares about, and the cores this process may use."""
+    model, flags = read_cpuinfo(cpuinfo)
     return {
         "model": model,
         "isa": [flag for flag in ISA_FLAGS if flag in flags],

@@ -19,6 +19,7 @@ import warnings
 from pathlib import Path
 
 from g2p import sample_words
+from tfopt.environment import read_cpuinfo
 
 from . import report
 from .contenders import CONTENDERS, REFERENCE, TF_CONTENDERS
@@ -60,14 +61,7 @@ def _available_cores() -> set[int]:
 
 
 def metadata(core: int) -> dict:
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
+    cpu, _ = read_cpuinfo()
     packages = ("tensorflow-cpu", "numpy", "onnxruntime", "g2p-en")
     return {
         "cpu": cpu,
