@@ -19,10 +19,8 @@ from .export import export_all
 from .matrix import journey_configs
 from .progress import Progress
 from .runner import RUNS, Runner, measure_labelled
-from .summary import SCHEMA, config_entry, speedup_text, versus
+from .summary import RUN_SETTINGS, config_entry, speedup_text, summary_document, versus
 from .variants import STOCK, Variant, from_config
-
-SETTINGS = ("workload", "sizes", "workers", "repeats", "warmup", "cpus", "memory")
 
 
 def run_journey(config: dict, out: Path, progress: Progress, extra_variants: dict[str, Variant],
@@ -47,17 +45,12 @@ def run_journey(config: dict, out: Path, progress: Progress, extra_variants: dic
         for name in [point["name"]]
         for against in dict.fromkeys([first, point.get("against") or first])
     ]  # fmt: skip
-    summary = {
-        "schema": SCHEMA,
-        "kind": "compare",
-        "title": f"tfopt journey: {config['name']}",
-        "environment": record_environment(out / RUNS),
-        "settings": {key: config[key] for key in SETTINGS},
-        "configs": entries,
-        "steps": [],
-        "comparisons": comparisons,
-        "journey": journey_rows(config["journey"], comparisons),
-    }
+    summary = summary_document(
+        "compare", f"tfopt journey: {config['name']}",
+        {key: config[key] for key in RUN_SETTINGS}, entries,
+        environment=record_environment(out / RUNS), comparisons=comparisons,
+        journey=journey_rows(config["journey"], comparisons),
+    )
     export_all(summary, out)
     (out / "journey.md").write_text(journey_markdown(summary))
     return summary

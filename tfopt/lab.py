@@ -29,7 +29,14 @@ from .progress import Progress
 from .recommend import best_config, paste_lines
 from .rounds import Budget, Pair, Rounds
 from .runner import RUNS, Runner
-from .summary import SCHEMA, comparison, config_entry, rounds_entry, tunable_settings, versus
+from .summary import (
+    comparison,
+    config_entry,
+    rounds_entry,
+    summary_document,
+    tunable_settings,
+    versus,
+)
 from .variants import STOCK, Variant
 from .worker import tuning_objective
 
@@ -186,23 +193,15 @@ class Lab:
         comparisons = [_variant_comparison(s, configs, alpha, threshold) for s in walked
                        if s["name"].startswith("variant_")]  # fmt: skip
         best = best_config(configs, INITIAL, alpha, threshold)
-        return {
-            "schema": SCHEMA,
-            "kind": "lab",
-            "title": f"tfopt lab: {self.initial['workload']}",
-            "environment": env,
-            "settings": self._settings(),
-            "configs": configs,
-            "steps": walked,
-            "skipped_steps": self.skipped_steps,
-            "comparisons": comparisons,
-            "tuning": self.tuned,
-            "rounds": getattr(self, "final_rounds", None),
-            "best": best,
-            "recommended": tunable_settings(configs[best]["params"]),
-            "recommendation": paste_lines(configs[best]["params"]),
-            "speedup": comparison(initial, configs[best], alpha, threshold),
-        }
+        return summary_document(
+            "lab", f"tfopt lab: {self.initial['workload']}", self._settings(), configs,
+            environment=env, steps=walked, comparisons=comparisons,
+            skipped_steps=self.skipped_steps, tuning=self.tuned,
+            rounds=getattr(self, "final_rounds", None), best=best,
+            recommended=tunable_settings(configs[best]["params"]),
+            recommendation=paste_lines(configs[best]["params"]),
+            speedup=comparison(initial, configs[best], alpha, threshold),
+        )
 
     def _settings(self) -> dict:
         keys = ("workload", "input", "hint", "sizes", "warmup", "repeats", "duration", "cpus",
