@@ -2,6 +2,7 @@
 quick run of `python -m benchmarks.g2p_bench` (JSON and PNG; speed itself is never asserted)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -117,3 +118,16 @@ def test_quick_benchmark_writes_json_and_png(tmp_path):
     assert record["flops"]["roofline_words_per_s"] == record["flops"]["peak_flops"] / flops_per_word
     assert set(record["summary"]["met"]) == set(report.TARGETS)
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_python_m_g2p_bench_runs_the_benchmark_from_the_repository_root(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-m", "g2p.bench", "--help"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "--contenders" in done.stdout
+    (tmp_path / "g2p").symlink_to(ROOT / "g2p")  # g2p alone, as installed: no benchmarks/
+    done = subprocess.run([sys.executable, "-m", "g2p.bench", "--help"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2
+    assert "run it from the repository root" in done.stderr and "Traceback" not in done.stderr
