@@ -33,7 +33,7 @@ profile-quick: setup
 	$(PY) profile.py --quick
 
 bench: setup
-	$(PY) -m g2p.bench
+	$(PY) -m benchmarks.g2p_bench
 
 # Can the lab's verdicts be trusted on this machine? Real A/A and A/B compares, quiet and beside a
 # busy neighbour; counts and a time cap through BENCH_ARGS, e.g. BENCH_ARGS="--aa 6 --max-minutes 60".

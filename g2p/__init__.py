@@ -9,7 +9,8 @@
 Importing this package imports no TensorFlow: it is loaded when a model first runs.
 """
 
-from ._model import DEFAULT_MODE, MODES, Model, predict
+from ._model import DEFAULT_MODE, Model, predict
+from ._modes import MODES
 from ._sample import sample_words
 from ._text import G2p, g2p
 

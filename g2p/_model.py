@@ -9,23 +9,13 @@ import numpy as np
 
 from ._checkpoint import load_weights
 from ._inputs import MAX_WORD_LENGTH, chunks, iter_words, predict_in_batches
-
-MODES = ("eager", "graph", "xla", "tflite", "frozen", "optimized")
-"""eager: op by op from Python; graph: one `tf.function`; xla: the same, compiled by XLA;
-tflite: the same graph converted to TensorFlow Lite (float32), whose calls cost far less;
-frozen/optimized: the graph with its weights folded in as constants (and grappler run ahead of
-time), see `_frozen`."""
+from ._modes import check_mode
 
 DEFAULT_MODE = "tflite"
-"""The fastest mode at every call size measured by `python -m g2p.bench` on one core: a call
-costs microseconds where a TensorFlow call costs ~0.1 ms (single words), and its XNNPACK kernels
+"""The fastest mode at every call size measured by `make bench` on one core: a call costs
+microseconds where a TensorFlow call costs ~0.1 ms (single words), and its XNNPACK kernels
 with the shrinking decoder beat graph and XLA on whole batches too. It is converted (~1 s) on the
 first prediction."""
-
-
-def check_mode(mode: str) -> None:
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
 
 
 STREAM_CHUNK = 8192

@@ -17,7 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from ._checkpoint import HIDDEN, MAX_DECODE_STEPS, START, STOP, load_weights
-from ._model import check_mode
+from ._modes import check_mode
 from ._tflite import TFLiteDecoder
 
 DecodeFn = Callable[[tf.Tensor], tf.Tensor]

@@ -216,5 +216,6 @@ def test_the_launcher_answers_the_tuner_timeout_not_oom_when_its_timeout_stops_a
 
 
 def test_a_run_timeout_must_be_positive():
-    with pytest.raises(ValueError, match="timeout must be a positive number"):
-        run_in_container(["true"], timeout=0)
+    for timeout in (0, True, "5"):  # the same rule as run_in_child's: a bool is not seconds
+        with pytest.raises(ValueError, match="timeout must be a positive number"):
+            run_in_container(["true"], timeout=timeout)

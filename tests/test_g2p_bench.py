@@ -1,7 +1,8 @@
 """The benchmark's parts: contenders agree with g2p_en, FLOP counting, targets, and one real
-quick run of `python -m g2p.bench` (JSON and PNG; speed itself is never asserted)."""
+quick run of `python -m benchmarks.g2p_bench` (JSON and PNG; speed itself is never asserted)."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import g2p
-from g2p.bench import flops, report
-from g2p.bench.contenders import CONTENDERS, load
+from benchmarks.g2p_bench import flops, report
+from benchmarks.g2p_bench.contenders import CONTENDERS, load
 from g2p.reference import shipped_g2p_en
 
 # The default contender runs g2p.predict in this process, starting TensorFlow's runtime.
@@ -93,7 +94,7 @@ def test_quick_benchmark_writes_json_and_png(tmp_path):
     command = [
         sys.executable,
         "-m",
-        "g2p.bench",
+        "benchmarks.g2p_bench",
         "--quick",
         "--out",
         str(out),
@@ -117,3 +118,16 @@ def test_quick_benchmark_writes_json_and_png(tmp_path):
     assert record["flops"]["roofline_words_per_s"] == record["flops"]["peak_flops"] / flops_per_word
     assert set(record["summary"]["met"]) == set(report.TARGETS)
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_python_m_g2p_bench_runs_the_benchmark_from_the_repository_root(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-m", "g2p.bench", "--help"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "--contenders" in done.stdout
+    (tmp_path / "g2p").symlink_to(ROOT / "g2p")  # g2p alone, as installed: no benchmarks/
+    done = subprocess.run([sys.executable, "-m", "g2p.bench", "--help"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 2
+    assert "run it from the repository root" in done.stderr and "Traceback" not in done.stderr

@@ -97,7 +97,7 @@ def test_words_of_up_to_32_characters_are_accepted():
 
 
 def test_the_default_is_the_tflite_mode():
-    """TFLite is the fastest mode at every call size (`python -m g2p.bench`)."""
+    """TFLite is the fastest mode at every call size (`make bench`)."""
     from g2p._tflite import TFLiteDecoder
 
     assert g2p.Model().mode == g2p.DEFAULT_MODE == "tflite"

@@ -1,7 +1,8 @@
 """The environment record shows what TensorFlow cannot see for itself: its default pools follow the
 visible cores, not the CPU quota. Real TensorFlow in real confined children."""
 
-from tfopt.environment import environment_record, oversubscription, tensorflow_record
+from tfopt.environment import environment_record, oversubscription
+from tfopt.worker import tensorflow_record
 from tuner import Limits, run_in_child
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tfopt import journey
-from tfopt.matrix import ConfigError, load, resolve
+from tfopt.matrix import ConfigError, journey_configs, load, resolve
 from tfopt.progress import Progress
 from tfopt.records import OK, RunRecord
 from tfopt.summary import speedup_text
@@ -20,7 +20,7 @@ SEED_JOURNEY = ROOT / "examples" / "seed-journey.toml"
 
 def test_the_seed_journey_recipe_loads_with_every_step_a_full_config():
     config = load(SEED_JOURNEY)
-    points = journey.configs_of(config)
+    points = journey_configs(config)
     assert list(points)[:2] == ["initial", "mkl"]
     assert points["initial"]["variant"] == "tf-2.14" and points["mkl"]["variant"] == "intel-2.14"
     assert all(point["cpus"] == 1 and point["memory"] == "4G" for point in points.values())

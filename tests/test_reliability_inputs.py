@@ -2,12 +2,14 @@
 no traceback, and nothing measured (no run folder, no run_data.csv)."""
 
 import json
+import os
 import signal
 from pathlib import Path
 
 import pytest
 
 from tfopt import cli
+from tfopt.workloads.base import load_callable
 
 CHEAP = {"workload": "tests.cheap_workload:make_model",
          "inputs": "tests.cheap_workload:make_inputs", "sizes": [1], "warmup": 0,
@@ -108,3 +110,12 @@ def test_a_full_out_is_refused(tmp_path, capsys, small_filesystem):
     config = config_file(tmp_path, json.dumps(CHEAP))
     assert tfopt(["profile", "--config", config, "--out", out]) == 2
     assert f"--out {out} cannot be written: No space left on device" in capsys.readouterr().err
+
+
+def test_a_workload_naming_no_callable_is_a_clear_error():
+    """Resolved where it runs (the worker): a missing name or a non-callable is named as such."""
+    with pytest.raises(ValueError, match="'os:no_such': os has no callable named 'no_such'"):
+        load_callable("os:no_such", "workload")
+    with pytest.raises(ValueError, match="os has no callable named 'sep'"):
+        load_callable("os:sep", "workload")
+    assert load_callable("os.path:join", "inputs") is os.path.join

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from test_reliability_inputs import tfopt  # in this process, its signal handlers undone
 
 from tfopt.export.csv_format import RUN_DATA, CsvError, RunDataCsv
 from tfopt.records import RecordStore, RunRecord, read_folder, write_record
@@ -170,27 +171,13 @@ def test_a_second_lab_on_the_same_out_is_refused_naming_the_holder(tmp_path, cap
     try:
         assert holder.stdout.readline().strip() == "held"
         config = write_config(tmp_path / "m.json")
-        assert run_cli(["profile", "--config", config, "--out", out]) == 2
+        assert tfopt(["profile", "--config", config, "--out", out]) == 2
         assert f"in use by another tfopt process (pid {holder.pid})" in capsys.readouterr().err
         assert not (out / "runs").exists()
     finally:
         holder.kill()
         holder.wait()
     os.close(hold_results_folder(out))  # the holder's end frees the folder, lock file or not
-
-
-def run_cli(argv) -> int:
-    """``tfopt argv`` in this process; its exit code (the signal handlers it sets are undone)."""
-    from tfopt import cli
-
-    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        return cli.main([str(a) for a in argv])
-    except SystemExit as exit_:  # argparse refuses a bad flag this way
-        return exit_.code
-    finally:
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
 
 
 # --- signals ------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ KINDS = {"fork_noop", "fork_tf_op", "spawn_noop", "spawn_tf_op"}
 def test_the_overhead_benchmark_reports_every_kind_and_spawn_costs_more_than_fork(tmp_path):
     out = tmp_path / "overhead.json"
     done = subprocess.run(
-        [sys.executable, "-m", "tuner.bench.overhead", "--rounds", "1", "--out", str(out)],
+        [sys.executable, "-m", "benchmarks.tuner_bench.overhead", "--rounds", "1",
+         "--out", str(out)],
         capture_output=True, text=True, cwd=ROOT, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

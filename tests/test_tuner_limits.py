@@ -9,7 +9,7 @@ import pytest
 import tuner
 from tuner import Limits, TrialStatus
 from tuner.limits import BACKENDS, as_limits, choose_backend, current, get_backend
-from tuner.limits.base import parse_memory
+from tuner.limits.base import format_memory, parse_memory
 from tuner.limits.cgroup_v2 import CgroupV2Backend, delegate
 from tuner.limits.systemd import SystemdConfinement
 
@@ -40,6 +40,15 @@ def test_memory_sizes_read_like_docker():
     assert parse_memory("512M") == 512 * 1024**2
     assert parse_memory("4G") == parse_memory("4g") == parse_memory("4GiB") == 4 * 1024**3
     assert Limits(memory="1.5g").memory == int(1.5 * 1024**3)
+
+
+def test_memory_sizes_are_written_back_in_the_same_units():
+    assert format_memory(4 * 1024**3) == "4 GiB" and format_memory(100_000_000) == "95.4 MiB"
+    assert format_memory(1023 * 1024**3) == "1023 GiB" and format_memory(5 * 1024**4) == "5 TiB"
+    assert format_memory(512) == "512 bytes"
+    for size in ("512M", "1.5G", "128K", "2T"):
+        size_bytes = parse_memory(size)
+        assert parse_memory(format_memory(size_bytes).replace(" ", "")) == size_bytes
 
 
 def test_limits_from_a_dict_and_unknown_names():

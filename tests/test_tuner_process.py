@@ -155,8 +155,9 @@ def test_spawn_failures_carry_the_reason():
 def test_bad_arguments_are_clear_errors():
     with pytest.raises(ValueError, match="mode"):
         tuner.run_in_child(pow, 1, 2, mode="thread")
-    with pytest.raises(ValueError, match="timeout"):
-        tuner.run_in_child(pow, 1, 2, timeout=0)
+    for timeout in (0, True, "5"):  # a bool is not a number of seconds
+        with pytest.raises(ValueError, match="timeout must be a positive number"):
+            tuner.run_in_child(pow, 1, 2, timeout=timeout)
     with pytest.raises(TypeError, match="must be a callable"):
         tuner.run_in_child(42, mode="spawn")
     assert tuner.run_in_child(lambda: 1, mode="spawn").value == 1  # sent by value

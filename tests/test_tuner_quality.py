@@ -11,10 +11,10 @@ import statistics
 
 import pytest
 
-from tuner.bench.landscapes import RecordedLandscape, ThreadingLandscape
-from tuner.bench.quality import BUDGET_FRACTION, RECORDED, search
+from benchmarks.tuner_bench.landscapes import RecordedLandscape, ThreadingLandscape
+from benchmarks.tuner_bench.quality import BUDGET_FRACTION, RECORDED, search
 
-SEEDS = range(20)  # as `python -m tuner.bench.quality`, whose numbers the README quotes
+SEEDS = range(20)  # as `python -m benchmarks.tuner_bench.quality`, whose numbers the README quotes
 NOISE = 0.03
 WITHIN_5_PERCENT = 0.9  # of the runs on each landscape
 TRIALS_FRACTION = 0.16  # the finals re-measure three leaders three times: 9 trials
@@ -48,7 +48,8 @@ def test_nelder_mead_beats_random_search_on_the_same_budget():
 
 def test_nelder_mead_on_the_recorded_g2p_landscape():
     if not RECORDED.exists():
-        pytest.fail(f"{RECORDED} is missing: record it with python -m tuner.bench.record")
+        pytest.fail(f"{RECORDED} is missing: record it with "
+                    "python -m benchmarks.tuner_bench.record")
     landscape = RecordedLandscape(RECORDED)
     assert landscape.space.size >= 100  # a grid where 10% is a real restriction
     assert_good(landscape)

@@ -14,7 +14,7 @@ from .matrix import resolve
 from .progress import Progress
 from .rounds import Budget
 from .runner import RUNS, Runner
-from .summary import SCHEMA, config_entry, rounds_entry, versus
+from .summary import config_entry, rounds_entry, summary_document, versus
 from .variants import STOCK, Variant
 
 SETTINGS = ("workload", "input", "hint", "sizes", "repeats", "duration", "warmup", "cpus",
@@ -46,18 +46,14 @@ def run_compare(
         for name, recs in records.items()
     }
     first, *others = list(variants)
-    summary = {
-        "schema": SCHEMA,
-        "kind": "compare",
-        "title": f"tfopt compare: {config['workload']}",
-        "environment": record_environment(out / RUNS),
-        "settings": {**{k: config[k] for k in SETTINGS}, **budget_settings(budget)},
-        "rounds": rounds_entry(rounds),
-        "configs": entries,
-        "steps": [],
-        "comparisons": [versus(other, f"{first}_vs_{other}", entries[first], entries[other],
-                               config["alpha"], config["threshold"]) for other in others],
-    }
+    summary = summary_document(
+        "compare", f"tfopt compare: {config['workload']}",
+        {**{k: config[k] for k in SETTINGS}, **budget_settings(budget)}, entries,
+        environment=record_environment(out / RUNS),
+        comparisons=[versus(other, f"{first}_vs_{other}", entries[first], entries[other],
+                            config["alpha"], config["threshold"]) for other in others],
+        rounds=rounds_entry(rounds),
+    )  # fmt: skip
     export_all(summary, out)
     return summary
 

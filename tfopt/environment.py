@@ -1,15 +1,16 @@
 """The environment record every result carries: CPU and ISA, cores against limits, TensorFlow.
 
-The TensorFlow part is gathered in a worker process (``tensorflow_record``), because importing
-TensorFlow fixes its oneDNN and threading state for the life of the process.
+The TensorFlow part is gathered in a worker process (``tfopt.worker.tensorflow_record``), because
+importing TensorFlow fixes its oneDNN and threading state for the life of the process.
 """
 
 from __future__ import annotations
 
 import os
 import platform
-import sys
 from pathlib import Path
+
+from tuner.limits.base import format_memory
 
 from .devices import visible_gpus
 
@@ -19,8 +20,8 @@ ISA_FLAGS = (
 )  # fmt: skip
 
 
-def cpu_record(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict:
-    """CPU model, the ISA flags TensorFlow cares about, and the cores this process may use."""
+def read_cpuinfo(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, set[str]]:
+    """The CPU's model name and ISA flags (the platform's name, no flags, where none is listed)."""
     model, flags = platform.processor() or "unknown", set()
     if cpuinfo.exists():
         for line in cpuinfo.read_text().splitlines():
@@ -29,6 +30,12 @@ def cpu_record(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict:
                 model = value.strip()
             elif key.strip() == "flags":
                 flags = set(value.split())
+    return model, flags
+
+
+def cpu_record(cpuinfo: Path = Path("/proc/cpuinfo")) -> dict:
+    """CPU model, the ISA flags TensorFlow cares about, and the cores this process may use."""
+    model, flags = read_cpuinfo(cpuinfo)
     return {
         "model": model,
         "isa": [flag for flag in ISA_FLAGS if flag in flags],
@@ -47,46 +54,6 @@ def limits_record() -> dict:
     except RuntimeError as err:
         record["limits_backend"] = f"none available: {err}"
     return record
-
-
-def tensorflow_record() -> dict:
-    """Runs in a worker: TF version, build, oneDNN state and default thread pools."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from tensorflow.python.util import _pywrap_util_port as port
-
-    import tensorflow as tf
-
-    return {
-        "version": tf.__version__,
-        "git_version": tf.version.GIT_VERSION,
-        "compiler": tf.version.COMPILER_VERSION,
-        "build_info": {k: str(v) for k, v in tf.sysconfig.get_build_info().items()},
-        "onednn_enabled": bool(port.IsMklEnabled()),
-        "onednn_opts_env": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
-        "built_with_xla": bool(port.IsBuiltWithXLA()),
-        "python": sys.executable,
-        "default_thread_pools": default_thread_pools(tf),
-    }
-
-
-def default_thread_pools(tf) -> dict:
-    """The pool sizes TensorFlow picks when nobody sets them, as this process sees them.
-
-    TensorFlow sizes both pools to the cores it may schedule on (``sched_getaffinity``), never to
-    a cgroup CPU quota: under ``docker run --cpus=1`` on a many-core host it still starts one
-    thread per visible core. The inter-op pool is counted from its live threads after one op; the
-    intra-op pool follows the same rule (its threads are not named, so it is not counted).
-    """
-    tf.reduce_sum(tf.ones([2, 2]))  # starts the runtime (this runs in a throwaway worker)
-    inter_op = sum(
-        1 for task in Path("/proc/self/task").iterdir()
-        if (task / "comm").read_text().strip() == "tf_Compute"
-    )  # fmt: skip
-    return {
-        "inter_op": inter_op,
-        "intra_op": len(os.sched_getaffinity(0)),
-        "sized_from": "visible cores (sched_getaffinity), not the CPU quota",
-    }
 
 
 def oversubscription(env: dict) -> str | None:
@@ -112,7 +79,7 @@ def host_record() -> dict:
 
 
 def environment_record(tensorflow: dict | None = None) -> dict:
-    """The whole record; ``tensorflow`` comes from a worker running ``tensorflow_record``."""
+    """The whole record; ``tensorflow`` comes from a worker (``tfopt.worker.probe_tensorflow``)."""
     return {
         "host": host_record(),
         "cpu": cpu_record(),
@@ -134,18 +101,9 @@ def machine_title(env: dict) -> str:
         parts.append(f"TF {tf['version']} (oneDNN {'on' if tf.get('onednn_enabled') else 'off'})")
     memory = limits.get("memory_limit")
     if memory:
-        parts.append(f"memory {_format_bytes(memory)}")
+        shown = format_memory(memory) if isinstance(memory, (int, float)) else memory
+        parts.append(f"memory {shown}")
     return ", ".join(parts)
-
-
-def _format_bytes(value) -> str:
-    if not isinstance(value, (int, float)):
-        return str(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}"
-        value /= 1024
-    return str(value)
 
 
 def record_environment(log_dir: Path) -> dict:

@@ -15,7 +15,7 @@ from .matrix import ConfigError, LiveConfig, expand, varying_keys
 from .progress import Progress
 from .records import RunRecord
 from .runner import RUNS, Runner, load_records
-from .summary import SCHEMA, config_entry
+from .summary import RUN_SETTINGS, config_entry, summary_document
 from .variants import STOCK, Variant
 
 
@@ -67,8 +67,7 @@ def run_experiment(
         return jobs
 
     runner.run(pending)
-    env = record_environment(out / RUNS)
-    summary = {**summarize(live.config, jobs, runner.records_of), "environment": env}
+    summary = summarize(live.config, jobs, runner.records_of, record_environment(out / RUNS))
     export_all(summary, out)
     return summary
 
@@ -87,7 +86,8 @@ def _as_list(value) -> list:
 
 
 def summarize(
-    config: dict, jobs: list[Job], records_of: Callable[[str], list[RunRecord]] | None = None
+    config: dict, jobs: list[Job], records_of: Callable[[str], list[RunRecord]] | None = None,
+    environment: dict | None = None,
 ) -> dict:
     """``records_of(run_id)``: a permutation's records wherever they are (default: its folder)."""
     configs = {}
@@ -99,13 +99,6 @@ def summarize(
         else:
             records = records_of(job.perm.run_id)
         configs[job.label] = config_entry(job.label, job.perm.run_params, records)
-    return {
-        "schema": SCHEMA,
-        "kind": "matrix",
-        "title": f"tfopt experiment: {config['name']}",
-        "settings": {k: config[k] for k in ("workload", "sizes", "workers", "repeats", "warmup",
-                                            "cpus", "memory")},  # fmt: skip
-        "configs": configs,
-        "steps": [],
-        "comparisons": [],
-    }
+    settings = {key: config[key] for key in RUN_SETTINGS}
+    return summary_document("matrix", f"tfopt experiment: {config['name']}", settings, configs,
+                            environment=environment)  # fmt: skip

@@ -11,63 +11,16 @@ the machine reaches every point alike.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from .environment import record_environment
 from .executors import Executor
 from .export import export_all
-from .matrix import AXIS_KEYS, ConfigError, deep_merge, resolve
+from .matrix import journey_configs
 from .progress import Progress
 from .runner import RUNS, Runner, measure_labelled
-from .summary import SCHEMA, config_entry, speedup_text, versus
+from .summary import RUN_SETTINGS, config_entry, speedup_text, summary_document, versus
 from .variants import STOCK, Variant, from_config
-
-POINT_KEYS = {"name", "reference", "against", "note"}
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-SETTINGS = ("workload", "sizes", "workers", "repeats", "warmup", "cpus", "memory")
-
-
-def check(config: dict) -> None:
-    """Config-file errors, named by their key, before anything runs."""
-    points = config["journey"]
-    if not isinstance(points, list):
-        raise ConfigError(f"config key 'journey': expected a list of tables, got {points!r}")
-    names: list[str] = []
-    for index, point in enumerate(points):
-        where = f"journey[{index}]"
-        if not isinstance(point, dict) or not _NAME.match(str(point.get("name", ""))):
-            raise ConfigError(f"config key '{where}': expected a table with a 'name' of letters, "
-                              f"digits, '-', '_' or '.'")  # fmt: skip
-        unknown = sorted(set(point) - POINT_KEYS - AXIS_KEYS)
-        if unknown:
-            raise ConfigError(f"config key '{where}.{unknown[0]}' is not one of "
-                              f"{', '.join(sorted(POINT_KEYS | AXIS_KEYS))}")  # fmt: skip
-        if point["name"] in names:
-            raise ConfigError(f"config key '{where}.name': {point['name']!r} is used twice")
-        if point.get("against") is not None and point["against"] not in names:
-            raise ConfigError(f"config key '{where}.against': {point['against']!r} is not an "
-                              f"earlier point of the journey")  # fmt: skip
-        reference = point.get("reference")
-        if reference is not None and (isinstance(reference, bool)
-                                      or not isinstance(reference, (int, float))):  # fmt: skip
-            raise ConfigError(f"config key '{where}.reference': expected a number, got "
-                              f"{reference!r}")  # fmt: skip
-        names.append(point["name"])
-    configs_of(config)  # each point is a valid config
-
-
-def configs_of(config: dict) -> dict[str, dict]:
-    """Each point's full config: the file's settings with the point's own on top."""
-    base = {key: value for key, value in config.items() if key != "journey"}
-    configs = {}
-    for point in config["journey"]:
-        overrides = {k: v for k, v in point.items() if k not in POINT_KEYS}
-        try:
-            configs[point["name"]] = resolve(deep_merge(base, overrides))
-        except ConfigError as err:
-            raise ConfigError(f"journey point {point['name']!r}: {err}") from None
-    return configs
 
 
 def run_journey(config: dict, out: Path, progress: Progress, extra_variants: dict[str, Variant],
@@ -76,7 +29,7 @@ def run_journey(config: dict, out: Path, progress: Progress, extra_variants: dic
     ``executor``: how one job is measured (default: a real child process)."""
     variants = {STOCK: Variant(STOCK), **extra_variants,
                 **{name: from_config(name, spec) for name, spec in config["variants"].items()}}
-    configs = configs_of(config)
+    configs = journey_configs(config)
     runner = Runner(out, variants, progress, executor=executor)
     records = measure_labelled(runner, configs, config["workers"], "journey")
     entries = {
@@ -92,17 +45,12 @@ def run_journey(config: dict, out: Path, progress: Progress, extra_variants: dic
         for name in [point["name"]]
         for against in dict.fromkeys([first, point.get("against") or first])
     ]  # fmt: skip
-    summary = {
-        "schema": SCHEMA,
-        "kind": "compare",
-        "title": f"tfopt journey: {config['name']}",
-        "environment": record_environment(out / RUNS),
-        "settings": {key: config[key] for key in SETTINGS},
-        "configs": entries,
-        "steps": [],
-        "comparisons": comparisons,
-        "journey": journey_rows(config["journey"], comparisons),
-    }
+    summary = summary_document(
+        "compare", f"tfopt journey: {config['name']}",
+        {key: config[key] for key in RUN_SETTINGS}, entries,
+        environment=record_environment(out / RUNS), comparisons=comparisons,
+        journey=journey_rows(config["journey"], comparisons),
+    )
     export_all(summary, out)
     (out / "journey.md").write_text(journey_markdown(summary))
     return summary

@@ -30,11 +30,11 @@ from .recommend import best_config, paste_lines
 from .rounds import Budget, Pair, Rounds
 from .runner import RUNS, Runner
 from .summary import (
-    SCHEMA,
     comparison,
     config_entry,
     not_ranked,
     rounds_entry,
+    summary_document,
     tunable_settings,
     versus,
 )
@@ -203,23 +203,15 @@ class Lab:
         comparisons = [_variant_comparison(s, configs, alpha, threshold) for s in walked
                        if s["name"].startswith("variant_")]  # fmt: skip
         best = best_config(configs, INITIAL, alpha, threshold)
-        return {
-            "schema": SCHEMA,
-            "kind": "lab",
-            "title": f"tfopt lab: {self.initial['workload']}",
-            "environment": env,
-            "settings": self._settings(),
-            "configs": configs,
-            "steps": walked,
-            "skipped_steps": self.skipped_steps,
-            "comparisons": comparisons,
-            "tuning": self.tuned,
-            "rounds": getattr(self, "final_rounds", None),
-            "best": best,
-            "recommended": tunable_settings(configs[best]["params"]),
-            "recommendation": paste_lines(configs[best]["params"]),
-            "speedup": comparison(initial, configs[best], alpha, threshold),
-        }
+        return summary_document(
+            "lab", f"tfopt lab: {self.initial['workload']}", self._settings(), configs,
+            environment=env, steps=walked, comparisons=comparisons,
+            skipped_steps=self.skipped_steps, tuning=self.tuned,
+            rounds=getattr(self, "final_rounds", None), best=best,
+            recommended=tunable_settings(configs[best]["params"]),
+            recommendation=paste_lines(configs[best]["params"]),
+            speedup=comparison(initial, configs[best], alpha, threshold),
+        )
 
     def _settings(self) -> dict:
         keys = ("workload", "input", "hint", "sizes", "warmup", "repeats", "duration", "cpus",

@@ -19,11 +19,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from g2p import MODES as G2P_MODES
 from tuner import Limits
 
 from . import grappler
 from .grappler import GRAPPLER_ENV
-from .variants import from_config
+from .variants import NAME_PATTERN, from_config
 from .workloads.savedmodel import HINTS
 
 DEFAULT_SIZES = [1, 2, 6, 7, 10, 15, 20]  # words per text, as in the original experiment
@@ -70,8 +71,11 @@ NON_RUN_KEYS = {"name", "workers", "timeout", "parallel", "exclude", "variants",
                 "mem_trace", "alpha", "threshold"}  # fmt: skip
 # Keys added after results existed: left out of the run id while unset, so old ids still match.
 UNSET_OUT_OF_ID = {"node"}
-MODES = ("eager", "graph", "xla", "frozen", "optimized")
+# g2p's modes but TensorFlow Lite, which the lab measures as a runtime (`--variant NAME=tflite`).
+MODES = tuple(mode for mode in G2P_MODES if mode != "tflite")
 MIN_TF_MEMORY = 512 * 1024**2
+# A journey point's own keys (`tfopt.journey`); the rest of a point are config keys.
+JOURNEY_POINT_KEYS = {"name", "reference", "against", "note"}
 
 
 class ConfigError(ValueError):
@@ -234,9 +238,7 @@ def validate(config: dict) -> None:
     if config["repeats"] is None and config["duration"] is None:
         raise ConfigError("config key 'repeats': set 'repeats' or 'duration'")
     if config["journey"]:
-        from .journey import check  # a journey's points are configs themselves
-
-        check(config)
+        _check_journey(config)
 
 
 def _each(value) -> list:
@@ -483,6 +485,48 @@ class LiveConfig:
             return False
         self.last_error = None
         return True
+
+
+def _check_journey(config: dict) -> None:
+    """A journey's errors, named by their key; its points are configs themselves."""
+    points = config["journey"]
+    if not isinstance(points, list):
+        raise ConfigError(f"config key 'journey': expected a list of tables, got {points!r}")
+    names: list[str] = []
+    for index, point in enumerate(points):
+        where = f"journey[{index}]"
+        if not isinstance(point, dict) or not NAME_PATTERN.match(str(point.get("name", ""))):
+            raise ConfigError(f"config key '{where}': expected a table with a 'name' of letters, "
+                              f"digits, '-', '_' or '.'")  # fmt: skip
+        unknown = sorted(set(point) - JOURNEY_POINT_KEYS - AXIS_KEYS)
+        if unknown:
+            raise ConfigError(f"config key '{where}.{unknown[0]}' is not one of "
+                              f"{', '.join(sorted(JOURNEY_POINT_KEYS | AXIS_KEYS))}")  # fmt: skip
+        if point["name"] in names:
+            raise ConfigError(f"config key '{where}.name': {point['name']!r} is used twice")
+        if point.get("against") is not None and point["against"] not in names:
+            raise ConfigError(f"config key '{where}.against': {point['against']!r} is not an "
+                              f"earlier point of the journey")  # fmt: skip
+        reference = point.get("reference")
+        if reference is not None and (isinstance(reference, bool)
+                                      or not isinstance(reference, (int, float))):  # fmt: skip
+            raise ConfigError(f"config key '{where}.reference': expected a number, got "
+                              f"{reference!r}")  # fmt: skip
+        names.append(point["name"])
+    journey_configs(config)  # each point is a valid config
+
+
+def journey_configs(config: dict) -> dict[str, dict]:
+    """Each point's full config: the file's settings with the point's own on top."""
+    base = {key: value for key, value in config.items() if key != "journey"}
+    configs = {}
+    for point in config["journey"]:
+        overrides = {k: v for k, v in point.items() if k not in JOURNEY_POINT_KEYS}
+        try:
+            configs[point["name"]] = resolve(deep_merge(base, overrides))
+        except ConfigError as err:
+            raise ConfigError(f"journey point {point['name']!r}: {err}") from None
+    return configs
 
 
 def _short(key: str) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .records import RunRecord, pooled, pooled_by_size
@@ -10,6 +12,21 @@ from .stats import Sample, compare
 SCHEMA = 1
 THREAD_POOLS = ("inter", "intra")
 MS = 1000.0
+
+
+RUN_SETTINGS = ("workload", "sizes", "workers", "repeats", "warmup", "cpus", "memory")
+
+
+def summary_document(kind: str, title: str, settings: dict, configs: dict, *,
+                     environment: dict | None = None, steps: list | None = None,
+                     comparisons: list | None = None, **extra: Any) -> dict:  # fmt: skip
+    """The summary every exporter reads: the fields of every kind (``lab``, ``compare``,
+    ``matrix``), then the kind's own (``extra``)."""
+    document: dict = {"schema": SCHEMA, "kind": kind, "title": title}
+    if environment is not None:
+        document["environment"] = environment
+    return {**document, "settings": settings, "configs": configs, "steps": steps or [],
+            "comparisons": comparisons or [], **extra}  # fmt: skip
 
 
 def config_entry(label: str, params: dict, records: list[RunRecord]) -> dict:

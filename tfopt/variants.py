@@ -39,7 +39,7 @@ KINDS = ("python", "requirement", "wheel", "image", "runtime")
 LOCKS = Path(__file__).resolve().parent.parent / "variants"
 RUNTIMES = ("tflite", "onnxruntime", "openvino", "openvino-bf16")  # see tfopt.runtimes
 RUNTIME_ENV = "TFOPT_RUNTIME"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class Variant:
     env: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name or ""):
+        if not NAME_PATTERN.match(self.name or ""):
             raise ValueError(f"variant name {self.name!r}: use letters, digits, '-', '_' or '.'")
         chosen = [kind for kind in KINDS if getattr(self, kind)]
         if len(chosen) > 1:

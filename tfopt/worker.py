@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from . import grappler, measure
-from .environment import tensorflow_record
 from .memtrace import MemoryTrace
 from .workloads import resolve
 
@@ -36,6 +35,46 @@ def probe_tensorflow(log_dir: str) -> dict:
     """The TensorFlow part of the environment record, its log noise kept in ``log_dir``."""
     with _run_files(log_dir, "environment"):
         return tensorflow_record()
+
+
+def tensorflow_record() -> dict:
+    """Runs in a worker: TF version, build, oneDNN state and default thread pools."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from tensorflow.python.util import _pywrap_util_port as port
+
+    import tensorflow as tf
+
+    return {
+        "version": tf.__version__,
+        "git_version": tf.version.GIT_VERSION,
+        "compiler": tf.version.COMPILER_VERSION,
+        "build_info": {k: str(v) for k, v in tf.sysconfig.get_build_info().items()},
+        "onednn_enabled": bool(port.IsMklEnabled()),
+        "onednn_opts_env": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+        "built_with_xla": bool(port.IsBuiltWithXLA()),
+        "python": sys.executable,
+        "default_thread_pools": default_thread_pools(tf),
+    }
+
+
+def default_thread_pools(tf) -> dict:
+    """The pool sizes TensorFlow picks when nobody sets them, as this process sees them.
+
+    TensorFlow sizes both pools to the cores it may schedule on (``sched_getaffinity``), never to
+    a cgroup CPU quota: under ``docker run --cpus=1`` on a many-core host it still starts one
+    thread per visible core. The inter-op pool is counted from its live threads after one op; the
+    intra-op pool follows the same rule (its threads are not named, so it is not counted).
+    """
+    tf.reduce_sum(tf.ones([2, 2]))  # starts the runtime (this runs in a throwaway worker)
+    inter_op = sum(
+        1 for task in Path("/proc/self/task").iterdir()
+        if (task / "comm").read_text().strip() == "tf_Compute"
+    )  # fmt: skip
+    return {
+        "inter_op": inter_op,
+        "intra_op": len(os.sched_getaffinity(0)),
+        "sized_from": "visible cores (sched_getaffinity), not the CPU quota",
+    }
 
 
 def _measure(task: dict) -> dict:

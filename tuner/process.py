@@ -24,7 +24,7 @@ from typing import Any, NoReturn
 
 from tuner import worker
 from tuner.limits import Limits, as_limits, choose_backend
-from tuner.limits.base import Backend, Confinement
+from tuner.limits.base import Backend, Confinement, check_timeout
 from tuner.outcome import TrialOutcome, TrialStatus
 
 MODES = ("fork", "spawn")
@@ -58,7 +58,7 @@ def run_in_child(
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    _check_timeout(timeout)
+    check_timeout(timeout)
     env = {str(k): str(v) for k, v in (env or {}).items()}
     limits = as_limits(limits)
     with choose_backend(limits, mode, backend).open(limits) as confinement:
@@ -94,7 +94,7 @@ def fork_here(
     `TrialOutcome`. This is what lets a ``for`` loop's body run once per child
     (`tuner.generator`).
     """
-    _check_timeout(timeout)
+    check_timeout(timeout)
     limits = as_limits(limits)
     confinement = choose_backend(limits, "fork", backend).open(limits)
     check_fork_safe()
@@ -108,11 +108,6 @@ def fork_here(
         raise
     confinement.close()
     return outcome
-
-
-def _check_timeout(timeout: float | None) -> None:
-    if timeout is not None and not (isinstance(timeout, (int, float)) and timeout > 0):
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
 
 
 def as_callable(target: Callable[..., Any] | str) -> Callable[..., Any]:

@@ -1,2 +1,2 @@
-"""The g2p benchmark: g2p_en's NumPy decoder, a batched NumPy peer, ONNX Runtime and each
-TensorFlow mode, side by side on one pinned core, into JSON and a PNG (`python -m g2p.bench`)."""
+"""`python -m g2p.bench`: the g2p benchmark, which lives in the repository's
+`benchmarks/g2p_bench/` (`python -m benchmarks.g2p_bench`, `make bench`)."""

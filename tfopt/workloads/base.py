@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from tuner.worker import resolve
+
 
 @dataclass(frozen=True)
 class Built:
@@ -54,7 +56,10 @@ def check_importable(target: str, what: str) -> tuple[str, str]:
 
 def load_callable(target: str, what: str) -> Callable:
     module, function = check_importable(target, what)
-    obj = getattr(importlib.import_module(module), function, None)
-    if not callable(obj):
-        raise ValueError(f"{what} {target!r}: {module} has no callable named {function!r}")
-    return obj
+    importlib.import_module(module)  # an error inside the module surfaces as itself
+    try:
+        return resolve(target)
+    except (AttributeError, TypeError):  # no such name, or not callable
+        raise ValueError(
+            f"{what} {target!r}: {module} has no callable named {function!r}"
+        ) from None

@@ -8,10 +8,10 @@ Launching backends (docker) are only used when asked for by name.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import import_module
 
 from tuner.limits.base import Backend, Confinement, Limits, LimitsWarning
 from tuner.limits.current import current, current_json
+from tuner.worker import resolve
 
 #: name -> "module:Class", in order of preference for automatic choice.
 BACKENDS = {
@@ -39,8 +39,7 @@ def get_backend(name: str, **options: object) -> Backend:
     """An instance of the backend registered as ``name``."""
     if name not in BACKENDS:
         raise ValueError(f"unknown limits backend {name!r}; known: {', '.join(BACKENDS)}")
-    module_name, class_name = BACKENDS[name].split(":")
-    return getattr(import_module(module_name), class_name)(**options)
+    return resolve(BACKENDS[name])(**options)
 
 
 def as_limits(limits: Limits | Mapping | None) -> Limits:

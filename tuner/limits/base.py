@@ -67,6 +67,24 @@ def parse_memory(memory: int | str) -> int:
     return int(float(number) * _UNITS[unit.lower()])
 
 
+def format_memory(size: float) -> str:
+    """``4294967296`` -> ``"4 GiB"``, ``100000000`` -> ``"95.4 MiB"``: the inverse of
+    `parse_memory`, to three significant digits (a whole number from 1,000 of a unit on)."""
+    for unit, scale in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if size >= scale:
+            value = size / scale
+            return f"{value:.{3 if value < 1000 else 4}g} {unit}"
+    return f"{size:g} bytes"
+
+
+def check_timeout(timeout: float | None) -> None:
+    """A timeout is None (none) or a positive number of seconds; a bool is not one."""
+    if timeout is None:
+        return
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+
+
 def parse_cpuset(cpuset: str) -> frozenset[int]:
     """Core numbers from a cpuset list such as ``0-3,6``."""
     if not isinstance(cpuset, str):

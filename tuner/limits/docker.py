@@ -39,7 +39,7 @@ from docker.utils.socket import STDOUT, frames_iter
 
 from tuner import worker
 from tuner.limits import as_limits
-from tuner.limits.base import Backend, Confinement, Limits
+from tuner.limits.base import Backend, Confinement, Limits, check_timeout, format_memory
 from tuner.outcome import TrialStatus
 
 LABEL = "tfopt"
@@ -96,7 +96,7 @@ def run_in_container(
     """
     limits = as_limits(limits)
     command = _checked_command(command)
-    _check_timeout(timeout)
+    check_timeout(timeout)
     name = name or _container_name("run")
     client = connect()
     fired = threading.Event()
@@ -117,11 +117,6 @@ def run_in_container(
     finally:
         _stop(watchdog)
         remove(client, name)
-
-
-def _check_timeout(timeout: float | None) -> None:
-    if timeout is not None and (isinstance(timeout, bool) or not timeout > 0):
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
 
 
 def _stop(watchdog: threading.Timer) -> None:
@@ -189,16 +184,8 @@ def engine_limits(limits: Limits) -> dict:
 
 
 def oom_reason(limits: Limits) -> str:
-    cap = "the host's memory" if limits.memory is None else memory_words(limits.memory)
+    cap = "the host's memory" if limits.memory is None else format_memory(limits.memory)
     return f"OOM-killed at {cap}"
-
-
-def memory_words(size: int) -> str:
-    """``4294967296`` -> ``"4 GiB"``, ``100000000`` -> ``"95.4 MiB"``."""
-    for unit, scale in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
-        if size >= scale:
-            return f"{size / scale:.3g} {unit}"
-    return f"{size} bytes"
 
 
 def _create(client, image, command, name, limits, volumes, env, stdin, network):

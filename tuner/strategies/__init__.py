@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from importlib import import_module
 from typing import Any
 
 from tuner.space import Space
 from tuner.strategies.base import Strategy
+from tuner.worker import resolve
 
 #: name -> "module:Class"; adding a strategy means adding one module and one line here.
 STRATEGIES = {
@@ -32,5 +32,4 @@ def strategy_class(name: str) -> type[Strategy]:
     """The strategy registered as ``name``."""
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}")
-    module_name, class_name = STRATEGIES[name].split(":")
-    return getattr(import_module(module_name), class_name)
+    return resolve(STRATEGIES[name])

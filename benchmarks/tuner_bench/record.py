@@ -2,9 +2,10 @@
 
 Each grid point is one forked trial (TensorFlow imported once in the parent, runtime started only
 in the children); the trial log makes an interrupted recording resumable. The result, with its
-environment, goes to ``tests/data/g2p_threading_landscape.json`` for `tuner.bench.quality`.
+environment, goes to ``tests/data/g2p_threading_landscape.json`` for
+`benchmarks.tuner_bench.quality`.
 
-    python -m tuner.bench.record [--max-threads 16] [--words 256] [--out PATH]
+    python -m benchmarks.tuner_bench.record [--max-threads 16] [--words 256] [--out PATH]
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import time
 from pathlib import Path
 
 import tuner
-from tuner.bench.quality import RECORDED
+from benchmarks.tuner_bench.quality import RECORDED
+from tfopt.environment import read_cpuinfo
 from tuner.limits import current
 from tuner.tf import set_threading
 
@@ -56,18 +58,11 @@ def environment(words: int) -> dict:
         "tensorflow": tf.__version__,
         "python": platform.python_version(),
         "machine": platform.machine(),
-        "cpu": _cpu_model(),
+        "cpu": read_cpuinfo()[0],
         "confines": current().as_dict(),
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "note": "other processes shared the cores while recording: values carry that noise",
     }
-
-
-def _cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return platform.processor()
 
 
 def record(max_threads: int, words: int, out: Path, log: Path) -> dict:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import statistics
 
 from g2p._inputs import padded_rows, plan_batches
+from tfopt.stats import Sample
 
 from .contenders import DEFAULT, REFERENCE, TF_CONTENDERS
 from .flops import flops_per_word, steps
-from .measure import summary
 
 PEER = "numpy-batched"
 TARGETS = {
@@ -32,6 +32,13 @@ def merge(into: dict, new: dict) -> None:
     pooled = into.setdefault("latency", {"words": new["latency"]["words"], "ms": {"samples": []}})
     pooled["ms"]["samples"] += new["latency"]["ms"]["samples"]
     add_statistics(into)
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    """Median, MAD (unscaled), p95 and count, by the lab's own statistics."""
+    sample = Sample(values)
+    return {"median": sample.median(), "mad": sample.mad(), "p95": sample.percentile(95),
+            "n": len(sample)}  # fmt: skip
 
 
 def add_statistics(result: dict) -> None:

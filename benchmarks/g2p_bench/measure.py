@@ -1,4 +1,4 @@
-"""Timing loops (warmup, then rounds until a time budget) and the statistics they report.
+"""Timing loops (warmup, then rounds until a time budget); `report` summarizes their samples.
 
 Times are the process's CPU time (`time.process_time`), not wall time: the worker is pinned to
 one core with one thread everywhere, and on a shared machine wall time also counts the slices
@@ -7,12 +7,9 @@ other processes get on that core. Cache and memory-bandwidth contention still sh
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-
-import numpy as np
 
 
 @dataclass(frozen=True)
@@ -41,16 +38,6 @@ def timed_rounds(run: Callable[[], object], budget: Budget) -> list[float]:
         run()
         times.append(clock() - start)
     return times
-
-
-def summary(values: list[float]) -> dict[str, float]:
-    median = statistics.median(values)
-    return {
-        "median": median,
-        "mad": statistics.median(abs(v - median) for v in values),
-        "p95": float(np.percentile(values, 95)),
-        "n": len(values),
-    }
 
 
 def throughput(predict: Callable[[list[str]], object], words: list[str], budget: Budget) -> dict:

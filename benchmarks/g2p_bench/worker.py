@@ -1,8 +1,9 @@
-"""One benchmark task in its own process: `python -m g2p.bench.worker TASK.json RESULT.json`.
+"""One benchmark task in its own process:
+`python -m benchmarks.g2p_bench.worker TASK.json RESULT.json`.
 
-The parent (`g2p.bench.__main__`) starts one worker per contender, so no contender inherits
-another's threads, caches or compiled graphs. The worker pins itself to one core before importing
-any numeric library and writes a versioned JSON result; the two sides share nothing else.
+The parent (`benchmarks.g2p_bench.__main__`) starts one worker per contender, so no contender
+inherits another's threads, caches or compiled graphs. The worker pins itself to one core before
+importing any numeric library and writes a versioned JSON result; the two sides share nothing else.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ from __future__ import annotations
 import json
 import os
 import sys
+from pathlib import Path
 
 from tuner.tf import set_threading
 
 SCHEMA = 1
+ROOT = str(Path(__file__).resolve().parents[2])  # where `benchmarks` is importable from
 THREAD_VARIABLES = (
     "OMP_NUM_THREADS",
     "OPENBLAS_NUM_THREADS",
@@ -24,8 +27,10 @@ THREAD_VARIABLES = (
 
 
 def single_thread_environment() -> dict[str, str]:
-    """Environment for a worker: one thread in every pool it may start."""
-    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", **dict.fromkeys(THREAD_VARIABLES, "1")}
+    """Environment for a worker: one thread in every pool it may start; the repo importable."""
+    path = os.pathsep.join(p for p in (ROOT, os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": path,
+            **dict.fromkeys(THREAD_VARIABLES, "1")}  # fmt: skip
 
 
 def pin(core: int) -> None:

@@ -8,8 +8,8 @@ Four kinds of trial, interleaved round by round so machine noise hits them alike
 - ``spawn_tf_op``: a fresh interpreter that imports TensorFlow and runs one op: what every trial
   would cost without forking.
 
-``python -m tuner.bench.overhead [--rounds 5] [--out results/tuner_overhead.json]``; medians,
-spreads and the spawn/fork ratio go to the JSON file.
+``python -m benchmarks.tuner_bench.overhead [--rounds 5] [--out results/tuner_overhead.json]``;
+medians, spreads and the spawn/fork ratio go to the JSON file.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from tuner.limits import current
 from tuner.tf import set_threading
 
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3"}
-HERE = "tuner.bench.overhead"  # by name: under ``python -m`` this module is ``__main__``
+HERE = "benchmarks.tuner_bench.overhead"  # by name: under ``python -m`` this module is ``__main__``
 
 
 def noop() -> int:

@@ -1,4 +1,5 @@
-"""Benchmarks of the tuner itself: ``python -m tuner.bench`` writes JSON into ``results/``.
+"""Benchmarks of the tuner itself: ``python -m benchmarks.tuner_bench`` writes JSON into
+``results/``.
 
 - `overhead`: the cost of one trial, forked after ``import tensorflow`` against a fresh interpreter;
 - `quality`: evaluations and gap to the grid optimum for Nelder-Mead, random and grid search on

@@ -2,7 +2,7 @@
 
 Runs in-process (a landscape is a formula or a table, there is nothing to fork) through the same
 `Study` loop the tuner uses, so repeats and incumbent re-measurement are part of what is judged.
-``python -m tuner.bench.quality`` writes ``results/tuner_quality.json``.
+``python -m benchmarks.tuner_bench.quality`` writes ``results/tuner_quality.json``.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import math
 import statistics
 from pathlib import Path
 
-from tuner.bench.landscapes import Landscape, RecordedLandscape, ThreadingLandscape
+from benchmarks.tuner_bench.landscapes import Landscape, RecordedLandscape, ThreadingLandscape
 from tuner.outcome import TrialOutcome, TrialStatus
 from tuner.runner import Study
 from tuner.strategies import make_strategy
