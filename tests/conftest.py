@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 ROOT = Path(__file__).resolve().parents[1]
 LAB_IMAGE = "tfopt"  # the default image of the docker limits backend: tests keep it fresh
+
+# A suite started in the background (`cmd &` in a script) inherits SIGINT ignored, and so would
+# every process it starts: the Ctrl-C tests would then send a signal nobody can receive.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")
