@@ -1,4 +1,5 @@
-"""Tune g2p's TensorFlow thread pools with the seeds' for-loop API.
+"""Tune g2p's TensorFlow thread pools with the tuner's for-loop API (one forked child per
+attempt).
 
     python examples/tune_g2p_threading.py [--budget 25] [--words 512]
 

@@ -21,7 +21,8 @@ def test_list_values_expand_to_every_permutation_including_nested_knobs():
 
 
 def test_merge_with_defaults_is_deep():
-    """furcate replaced a whole table; a partial knobs table must keep the other defaults."""
+    """A shallow merge (furcate's) would replace a whole table; a partial knobs table must keep
+    the other defaults."""
     config = matrix.resolve({"knobs": {"inter": 2}, "mem_trace": {"top": 0}})
     assert config["knobs"] == {"inter": 2, "intra": 0, "omp": None, "onednn": None}
     assert config["mem_trace"]["interval"] == matrix.DEFAULTS["mem_trace"]["interval"]

@@ -1,4 +1,5 @@
-"""The seeds' for-loop API, run as real scripts (and a real REPL) in subprocesses."""
+"""The for-loop API (nelder_mead, kamerton), run as real scripts (and a real REPL) in
+subprocesses."""
 
 import os
 import pty

@@ -1,4 +1,5 @@
-"""The GPUs an experiment can queue runs on: one queue per GPU, as furcate has.
+"""The GPUs an experiment can queue runs on: one queue per GPU, as the furcate
+experiment runner has.
 
 Found without TensorFlow (the parent never starts its runtime): ``CUDA_VISIBLE_DEVICES`` when it
 is set, otherwise one id per GPU the NVIDIA driver lists under ``/proc``. A run given a GPU sees

@@ -1,4 +1,5 @@
-"""A furcate-style experiment: every permutation of a config file, resumable and live-editable."""
+"""An experiment matrix: every permutation of a config file's list values (as the furcate
+experiment runner expands them), resumable and live-editable."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""The experiment matrix, furcate-style: list-valued keys expand to every permutation.
+"""The experiment matrix: list-valued keys expand to every permutation (as in the furcate
+experiment runner).
 
 Fixed against the original: the merge with defaults is deep (a partial ``knobs`` table keeps the
 other defaults), lists nested in tables expand too, ``exclude`` entries match on all their pairs

@@ -1,4 +1,4 @@
-"""The seeds' for-loop API: the loop body runs once per forked child.
+"""The for-loop API of Intel's Forking Tuner: the loop body runs once per forked child.
 
 ::
 
@@ -106,7 +106,8 @@ def nelder_mead(
 def kamerton(
     cb: Callable[[list[int]], Any], vertex: Sequence[int], **options: Any
 ) -> Generator[list[int], None, Result]:
-    """Kamerton's form: ``cb(attempt)`` (e.g. `tuner.tf.set_threading`) runs before each body.
+    """The Forking Tuner's ``kamerton`` form (named after its tuning fork): ``cb(attempt)``
+    (e.g. `tuner.tf.set_threading`) runs before each body.
 
     Takes `nelder_mead`'s options and, like it, returns the `tuner.runner.Result`.
     """
