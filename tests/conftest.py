@@ -97,6 +97,16 @@ def lab_zygote():
     zygote.close()
 
 
+@pytest.fixture(autouse=True)
+def _zygotes_end_with_their_test():
+    """A test that measured in this process ends the zygotes it started (`tuner.zygote`), so no
+    later test finds them among this process's children."""
+    yield
+    zygote = sys.modules.get("tuner.zygote")
+    if zygote is not None:
+        zygote.close_all()
+
+
 @pytest.fixture
 def small_filesystem(tmp_path):
     """A real tmpfs of the given options, unmounted after; skips where mounting is not allowed."""

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     args.progress = Progress(0)
     _install_stop_handlers()
     try:
-        result = args.handler(args)
+        result = _handle(args)
     except (ConfigError, ValueError, TypeError) as err:
         if args.progress.done:  # not a usage problem: something went wrong mid-run
             print(f"tfopt {args.command}: failed: {err}", file=sys.stderr)
@@ -103,6 +103,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tfopt {args.command}: failed: {err}", file=sys.stderr)
         return EXIT_FAILED
     return _emit(args, result)
+
+
+def _handle(args) -> dict:
+    """Run the command; its zygotes (and any worker they still have) end with it."""
+    try:
+        return args.handler(args)
+    finally:
+        if "tuner.zygote" in sys.modules:
+            sys.modules["tuner.zygote"].close_all()
 
 
 def _emit(args, result: dict) -> int:
@@ -206,6 +215,9 @@ def _common(parser: argparse.ArgumentParser, out: bool = True) -> None:
     group.add_argument("--separate-processes", action="store_true",
                        help="a worker per configuration per round, even where configurations "
                             "could share one (alternating their sweeps ABBA)")  # fmt: skip
+    group.add_argument("--no-zygote", action="store_true",
+                       help="every worker imports TensorFlow itself, instead of being forked "
+                            "from a process per environment that imported it once")  # fmt: skip
     group.add_argument("--quick", action="store_true",
                        help="fewer repeats, workers, trials (about 3 minutes on 2 cores)")
     group.add_argument("--variant", action="append", default=[], metavar="NAME=SPEC",
@@ -338,6 +350,7 @@ def _base_config(args) -> dict:
         "warmup": args.warmup if args.warmup is not None else preset["warmup"],
         "cpus": args.cpus,
         "memory": args.memory,
+        "zygote": not args.no_zygote,
     }
     if args.sizes:
         base["sizes"] = args.sizes
@@ -362,7 +375,7 @@ def _variants(args) -> dict:
 # Flags that describe one configuration: with --config, the config file says these instead.
 CONFIG_FILE_KEYS = ("workload", "inputs", "signature", "input", "hint", "sizes", "cpus",
                     "memory", "repeats", "duration", "warmup", "workers", "rounds", "time_budget",
-                    "separate_processes", "quick", "steps", "tune_budget")  # fmt: skip
+                    "separate_processes", "quick", "steps", "tune_budget", "no_zygote")  # fmt: skip
 
 
 def _refuse_flags_beside_config(args) -> None:

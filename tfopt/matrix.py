@@ -46,6 +46,7 @@ DEFAULTS: dict = {
     "seed": 0,
     "tag": "",
     "parallel": False,
+    "zygote": True,
     "cpus": None,
     "memory": None,
     "variant": "stock",
@@ -68,8 +69,8 @@ LITERAL_KEYS = {"sizes", "exclude", "variants", "journey", "mem_trace", "input"}
 # The only keys that may take a list of values (tables: every key inside them).
 AXIS_KEYS = {"cpus", "memory", "variant", "node", "mode", "batch_size", "bucket", "knobs", "env"}
 # Keys that do not change what a run measures, so they stay out of its id.
-NON_RUN_KEYS = {"name", "workers", "timeout", "parallel", "exclude", "variants", "journey",
-                "mem_trace", "alpha", "threshold"}  # fmt: skip
+NON_RUN_KEYS = {"name", "workers", "timeout", "parallel", "zygote", "exclude", "variants",
+                "journey", "mem_trace", "alpha", "threshold"}  # fmt: skip
 # Keys added after results existed: left out of the run id while unset, so old ids still match.
 UNSET_OUT_OF_ID = {"node"}
 # g2p's modes but TensorFlow Lite, which the lab measures as a runtime (`--variant NAME=tflite`).
@@ -362,6 +363,7 @@ _CHECKS = {
     "seed": lambda k, v: _check_count(k, v, minimum=0),
     "tag": lambda k, v: isinstance(v, str) or _fail(k, "a string", v),
     "parallel": _check_bool,
+    "zygote": _check_bool,
     "cpus": _check_cpus,
     "memory": _check_memory,
     "variant": _check_string,

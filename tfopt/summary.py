@@ -14,7 +14,7 @@ THREAD_POOLS = ("inter", "intra")
 MS = 1000.0
 
 
-RUN_SETTINGS = ("workload", "sizes", "workers", "repeats", "warmup", "cpus", "memory")
+RUN_SETTINGS = ("workload", "sizes", "workers", "repeats", "warmup", "cpus", "memory", "zygote")
 
 
 def summary_document(kind: str, title: str, settings: dict, configs: dict, *,

@@ -17,6 +17,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from tuner.worker import start_info
+
 from . import grappler, measure
 from .memtrace import MemoryTrace
 from .workloads import resolve
@@ -107,6 +109,7 @@ def _measure(task: dict) -> dict:
         )
         _measure_concurrency(results, built, task.get("concurrency"))
     log.info("measured %d sweeps of %d side(s)", len(results[0]["sweeps"]), len(sides))
+    start = start_info()
     by_side = {"sides": {side["label"]: result for side, result in zip(sides, results,
                                                                        strict=True)}}  # fmt: skip
     return {
@@ -114,6 +117,9 @@ def _measure(task: dict) -> dict:
         **results[0],  # the first side's figures at the top: run_data.csv's row shows them
         **(by_side if task.get("sides") else {}),
         "build_seconds": build_seconds,
+        "start": start["start"],  # how this worker began: "zygote", "fork" or "spawn"
+        "import_seconds": import_seconds,  # this worker's own TensorFlow import
+        "import_saved_seconds": start["import_saved_seconds"],  # its zygote's, done once
         "unit": workload.unit,
         "details": built[0][0].details,  # inputs and output checks: the first side's
         "tensorflow": _tensorflow_version(),

@@ -2,13 +2,14 @@
 
 Every child runs in its own process group, so a timeout or Ctrl-C kills the trial and anything it
 started, and the terminal's Ctrl-C reaches only the parent, which then stops the child itself.
-Every child is reaped with ``wait4`` (no zombies), which also gives its peak RSS.
+Every child is reaped with ``wait4`` (no zombies), which also gives its peak RSS. A child forked
+by a zygote (``preload``, `tuner.zygote`) is reaped the same way by its zygote, which reports its
+exit status and peak RSS; everything else about it (result pipe, timeout, kill) is as here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import json
 import os
@@ -17,15 +18,24 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
 from tuner import worker
+from tuner.child import (
+    STOP_SIGNALS,
+    as_trial_child,
+    flush_std_streams,
+    setup_failure,
+    write_and_exit,
+)
 from tuner.limits import Limits, as_limits, choose_backend
 from tuner.limits.base import Backend, Confinement, check_timeout
 from tuner.outcome import TrialOutcome, TrialStatus
+from tuner.zygote import ZygoteError, dumps_confinement, release, wait_exit, zygote_for
 
 MODES = ("fork", "spawn")
 PROJECT_ROOT = str(Path(__file__).resolve().parents[1])
@@ -42,6 +52,7 @@ def run_in_child(
     python: str | None = None,
     backend: str | Backend | None = None,
     kwargs: Mapping[str, Any] | None = None,
+    preload: Sequence[str] | None = None,
 ) -> TrialOutcome:
     """Run ``target(*args, **kwargs)`` in a child process under ``limits``; return what happened.
 
@@ -53,6 +64,15 @@ def run_in_child(
     ``outcome.payload`` (and ``outcome.value`` if it is a number). Ctrl-C stops the child, reaps it,
     then raises ``KeyboardInterrupt``.
 
+    ``preload`` (module names, e.g. ``["tensorflow"]``) forks the child from a zygote of
+    ``python`` and this ``env`` instead (`tuner.zygote`): a process that imported those modules
+    once, with ``env`` already set, so knobs read at library load still work in either mode; the
+    child is confined, timed, killed and reaped as any other. Where no zygote can serve the
+    trial (its arguments are not JSON, a launching limits backend, the zygote failed to start)
+    it starts as ``mode`` says; so does a forked one where this process has already imported
+    every preloaded module (a plain fork is as cheap). `tuner.worker.start_info` tells the
+    child how it began.
+
     >>> run_in_child(pow, 2, 10).value
     1024.0
     """
@@ -61,7 +81,13 @@ def run_in_child(
     check_timeout(timeout)
     env = {str(k): str(v) for k, v in (env or {}).items()}
     limits = as_limits(limits)
-    with choose_backend(limits, mode, backend).open(limits) as confinement:
+    chosen = choose_backend(limits, mode, backend)
+    with chosen.open(limits) as confinement:
+        if _wants_zygote(preload, mode, chosen):
+            with contextlib.suppress(ZygoteError):  # no zygote: start as the mode says
+                run = _zygote_trial(target, args, dict(kwargs or {}), env, python, mode,
+                                    preload, confinement)  # fmt: skip
+                return run.execute(timeout)
         if mode == "fork":
             check_fork_safe()
             run = _ForkedTrial(as_callable(target), args, dict(kwargs or {}), env, confinement)
@@ -71,6 +97,28 @@ def run_in_child(
         return run.execute(timeout)
 
 
+def _wants_zygote(preload: Sequence[str] | None, mode: str, backend: Backend) -> bool:
+    """A zygote serves confined children, and a forked one only where this process has not
+    imported the modules itself (then a plain fork is as cheap)."""
+    if not preload or backend.launches:
+        return False
+    return mode == "spawn" or not all(name in sys.modules for name in preload)
+
+
+def _zygote_trial(target, args, kwargs, env, python, mode, preload, confinement) -> _ZygoteTrial:
+    """The trial as a zygote's child, or ZygoteError where no zygote can run it."""
+    try:
+        task = spawn_task(target, args, kwargs, env)
+    except TypeError as exc:
+        raise ZygoteError(str(exc)) from None
+    if mode == "fork":  # the child finds what this process finds
+        task["path"] += [p for p in sys.path if p and p not in task["path"]]
+    request = {"task": task, "confinement": dumps_confinement(confinement),
+               "affinity": sorted(os.sched_getaffinity(0))}  # fmt: skip
+    interpreter = sys.executable if mode == "fork" else python or sys.executable
+    return _ZygoteTrial(zygote_for(interpreter, child_env(env), preload), request, confinement)
+
+
 class ChildEnd:
     """Held by a child that `fork_here` returned into: ``finish`` sends its result and exits."""
 
@@ -78,7 +126,7 @@ class ChildEnd:
         self.write_fd = write_fd
 
     def finish(self, record: dict) -> NoReturn:
-        _write_and_exit(self.write_fd, record)
+        write_and_exit(self.write_fd, record)
 
 
 def fork_here(
@@ -222,12 +270,10 @@ def check_fork_safe() -> None:
 
 #: pid -> the trial waiting for it, in whichever thread: what `stop_all_children` kills.
 _LIVE: dict[int, _ChildTrial] = {}
-_PR_SET_PDEATHSIG = 1
-try:  # resolved here, not in the child: dlopen after fork can deadlock on the loader's lock
-    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
-except (OSError, AttributeError):  # not Linux: no parent-death signal
-    _PRCTL = None
-_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
+#: One child starts at a time: a child forked by one thread while another thread's new result pipe
+#: still has its write end open here would inherit that end, and the other trial would then not
+#: see its child's end of file until this child exits.
+_STARTING = threading.Lock()
 
 
 def stop_all_children() -> int:
@@ -248,22 +294,11 @@ def _hold_stop_signals() -> set:
     A ``KeyboardInterrupt`` raised inside ``os.fork``'s at-fork callbacks is swallowed ("Exception
     ignored"), which would lose the stop; held, it arrives once the child is known and killable.
     """
-    return signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    return signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
 
 
 def _release_stop_signals(held: set) -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, held)
-
-
-def _as_trial_child() -> None:
-    """In the child: die with the process that started it (Linux ``PR_SET_PDEATHSIG``), so a lab
-    killed with ``kill -9`` leaves no orphan measuring on; take the default SIGTERM/SIGHUP
-    actions rather than the parent's handlers, and receive the signals the parent held."""
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 class _ChildTrial:
@@ -272,11 +307,12 @@ class _ChildTrial:
     confinement: Confinement
 
     def execute(self, timeout: float | None) -> TrialOutcome:
-        _flush_std_streams()
+        flush_std_streams()
         start = time.monotonic()
         held = _hold_stop_signals()
         try:
-            pid, fd = self.start()
+            with _STARTING:
+                pid, fd = self.start()
         except BaseException:
             _release_stop_signals(held)
             raise
@@ -295,19 +331,24 @@ class _ChildTrial:
             data = _read_until_eof(fd, deadline)
         except BaseException:
             self.kill(pid)
-            _reap(pid)
+            self.reap(pid)
             raise
         finally:
             os.close(fd)
         if data is None:
             self.kill(pid)
-        status, rusage = _reap(pid)
-        outcome = self.classify(data, status, rusage, pid)
+        status, peak_rss = self.reap(pid)
+        outcome = self.classify(data, status, peak_rss, pid)
         outcome.wall_time = time.monotonic() - start
         return outcome
 
     def start(self) -> tuple[int, int]:
         raise NotImplementedError
+
+    def reap(self, pid: int) -> tuple[int | None, int]:
+        """The child's wait status and peak RSS in bytes, once it is reaped."""
+        status, rusage = _reap(pid)
+        return status, rusage.ru_maxrss * 1024
 
     def kill(self, pid: int) -> None:
         """Kill the child's process group, then whatever the backend runs outside it."""
@@ -320,12 +361,14 @@ class _ChildTrial:
     def failure_detail(self) -> str:
         return ""
 
-    def classify(self, data: bytes | None, wait_status: int, rusage: Any, pid: int) -> TrialOutcome:
+    def classify(
+        self, data: bytes | None, wait_status: int | None, peak_rss: int, pid: int
+    ) -> TrialOutcome:
         conf = self.confinement
         outcome = TrialOutcome(
             status=TrialStatus.FAIL,
             pid=pid,
-            peak_rss=rusage.ru_maxrss * 1024,
+            peak_rss=peak_rss,
             backend=conf.backend,
             enforced=dict(conf.enforced),
             warnings=list(conf.warnings),
@@ -364,29 +407,43 @@ class _ForkedTrial(_ChildTrial):
             self._setup_child()
             result = worker.call(self.target, self.args, self.kwargs)
         except BaseException as exc:  # noqa: B036 - the child must always reach os._exit
-            result = _setup_failure(exc)
+            result = setup_failure(exc)
         finally:
-            _write_and_exit(write_fd, result)
+            write_and_exit(write_fd, result)
 
     def _setup_child(self) -> None:
         os.setpgid(0, 0)
-        _as_trial_child()
+        as_trial_child()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         self.confinement.enter_child()
         os.environ.update(self.env)
         plain_std_streams()
+        worker.set_start("fork")
 
     def result_record(self, data: bytes) -> dict | None:
         return _parse_record(data)
 
 
-class _SpawnedTrial(_ChildTrial):
-    def __init__(self, task, python, env, confinement) -> None:
-        self.task, self.python, self.env, self.confinement = task, python, env, confinement
+class _CapturedStderr(_ChildTrial):
+    """A child whose stderr goes to a file: its tail explains a child that died silently."""
 
     def execute(self, timeout: float | None) -> TrialOutcome:
         with tempfile.TemporaryFile() as self.stderr:
             return super().execute(timeout)
+
+    def result_record(self, data: bytes) -> dict | None:
+        lines = data.decode(errors="replace").strip().splitlines()
+        return _parse_record(lines[-1].encode()) if lines else None
+
+    def failure_detail(self) -> str:
+        self.stderr.seek(0)
+        tail = self.stderr.read().decode(errors="replace")[-_STDERR_TAIL:].strip()
+        return f"; stderr ends with:\n{tail}" if tail else ""
+
+
+class _SpawnedTrial(_CapturedStderr):
+    def __init__(self, task, python, env, confinement) -> None:
+        self.task, self.python, self.env, self.confinement = task, python, env, confinement
 
     def start(self) -> tuple[int, int]:
         argv = self.confinement.command([self.python, "-m", "tuner.worker"], self.env)
@@ -395,7 +452,7 @@ class _SpawnedTrial(_ChildTrial):
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self.stderr,
-            env=self.child_env(),
+            env=child_env(self.env),
             preexec_fn=self._in_child,
         )
         proc.stdin.write(json.dumps(self.task).encode())
@@ -408,21 +465,49 @@ class _SpawnedTrial(_ChildTrial):
 
     def _in_child(self) -> None:
         os.setpgid(0, 0)
-        _as_trial_child()
+        as_trial_child()
         self.confinement.enter_child()
 
-    def child_env(self) -> dict[str, str]:
-        path = os.pathsep.join(p for p in (PROJECT_ROOT, os.environ.get("PYTHONPATH")) if p)
-        return {**os.environ, **self.env, "PYTHONPATH": path}
 
-    def result_record(self, data: bytes) -> dict | None:
-        lines = data.decode(errors="replace").strip().splitlines()
-        return _parse_record(lines[-1].encode()) if lines else None
+class _ZygoteTrial(_CapturedStderr):
+    """A child forked by a zygote (`tuner.zygote`): its result comes through our pipe as a
+    forked child's does; its exit status and peak RSS from the zygote, which reaps it."""
 
-    def failure_detail(self) -> str:
-        self.stderr.seek(0)
-        tail = self.stderr.read().decode(errors="replace")[-_STDERR_TAIL:].strip()
-        return f"; stderr ends with:\n{tail}" if tail else ""
+    def __init__(self, zygote, request: dict, confinement: Confinement) -> None:
+        self.zygote, self.request, self.confinement = zygote, request, confinement
+
+    def execute(self, timeout: float | None) -> TrialOutcome:
+        try:
+            return super().execute(timeout)
+        finally:
+            release(self.zygote)
+
+    def start(self) -> tuple[int, int]:
+        read_fd, write_fd = os.pipe()
+        try:
+            pid, self.reply = self.zygote.fork(self.request, write_fd, self.stderr.fileno())
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        return pid, read_fd
+
+    def reap(self, pid: int) -> tuple[int | None, int]:
+        ended: list = []
+        try:
+            interrupted = _wait_through_ctrl_c(pid, lambda: ended.append(wait_exit(self.reply)))
+        finally:
+            self.reply.close()
+        if interrupted:
+            raise KeyboardInterrupt
+        return ended[0]
+
+
+def child_env(env: Mapping[str, str]) -> dict[str, str]:
+    """A fresh interpreter's environment: ours, ``env``, and the project root importable."""
+    path = os.pathsep.join(p for p in (PROJECT_ROOT, os.environ.get("PYTHONPATH")) if p)
+    return {**os.environ, **env, "PYTHONPATH": path}
 
 
 class _InChild(BaseException):
@@ -443,7 +528,7 @@ class _ForkPoint(_ForkedTrial):
         try:
             self._setup_child()
         except BaseException as exc:  # noqa: B036 - the child must always reach os._exit
-            _write_and_exit(write_fd, _setup_failure(exc))
+            write_and_exit(write_fd, setup_failure(exc))
         raise _InChild(ChildEnd(write_fd))
 
 
@@ -452,13 +537,9 @@ def plain_std_streams() -> None:
     kernel's own streams send messages over its sockets, and those belong to the parent."""
     if "ipykernel" not in sys.modules:
         return
-    _flush_std_streams()
+    flush_std_streams()
     sys.stdout = open(1, "w", buffering=1, closefd=False)  # noqa: SIM115 - the child's stdout
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115 - the child's stderr
-
-
-def _setup_failure(exc: BaseException) -> dict:
-    return worker.record("fail", reason=f"setting up the child: {worker.describe(exc)}")
 
 
 def _apply_record(outcome: TrialOutcome, record: dict) -> None:
@@ -480,28 +561,14 @@ def _parse_record(data: bytes) -> dict | None:
     return record
 
 
-def _ended_without_result(wait_status: int) -> tuple[TrialStatus, str]:
+def _ended_without_result(wait_status: int | None) -> tuple[TrialStatus, str]:
+    if wait_status is None:
+        return TrialStatus.FAIL, "its zygote ended before reporting how it exited"
     if os.WIFSIGNALED(wait_status):
         sig = signal.Signals(os.WTERMSIG(wait_status))
         return TrialStatus.SIGNALLED, f"killed by {sig.name} before reporting a result"
     code = os.waitstatus_to_exitcode(wait_status)
     return TrialStatus.FAIL, f"exited with code {code} without reporting a result"
-
-
-def _write_and_exit(write_fd: int, result: dict) -> NoReturn:
-    try:
-        _flush_std_streams()
-        data = json.dumps(result).encode()
-        while data:
-            data = data[os.write(write_fd, data) :]
-    finally:
-        os._exit(0)
-
-
-def _flush_std_streams() -> None:
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # closed or broken: nothing to keep
-            stream.flush()
 
 
 def _read_until_eof(fd: int, deadline: float | None) -> bytes | None:

@@ -38,6 +38,8 @@ PROTOCOL = 1
 MAIN_SCRIPT = "__tuner_main__"  # the module name a spawn task's ``main`` script is loaded under
 
 _reported: list[float] = []
+#: How this process began (see `set_start`): what a payload can record.
+_start: dict = {"start": None, "import_saved_seconds": 0.0}
 _loading_main: list[str] = []  # the script being loaded, while its top level runs
 
 
@@ -50,6 +52,18 @@ def report(value: float) -> None:
 
 def reported() -> float | None:
     return _reported[0] if _reported else None
+
+
+def set_start(how: str, import_saved_seconds: float = 0.0) -> None:
+    """Say how this trial child began: ``"fork"`` (from the tuner's process), ``"spawn"`` (a fresh
+    interpreter) or ``"zygote"`` (forked from a zygote that had spent ``import_saved_seconds``
+    importing its preloaded modules, which this child therefore did not)."""
+    _start.update(start=how, import_saved_seconds=float(import_saved_seconds))
+
+
+def start_info() -> dict:
+    """``{"start": "fork" | "spawn" | "zygote" | None, "import_saved_seconds": float}``."""
+    return dict(_start)
 
 
 def resolve(target: str) -> Callable[..., Any]:
@@ -187,6 +201,7 @@ def main() -> int:
     result_fd = os.dup(1)
     os.dup2(2, 1)  # the target's prints go to stderr: stdout carries only the result line
     sys.stdout = sys.stderr
+    set_start("spawn")
     try:
         task = json.loads(sys.stdin.read())
         result = run_task(task) if isinstance(task, dict) else record("fail", reason="bad task")

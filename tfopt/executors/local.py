@@ -1,4 +1,9 @@
-"""Real worker processes on this machine, started by the tuner's `run_in_child`."""
+"""Real worker processes on this machine, started by the tuner's `run_in_child`.
+
+Workers of this interpreter or another one are forked from a zygote (`tuner.zygote`) that
+imported TensorFlow once with the configuration's environment, unless the config says
+``zygote = false`` (``--no-zygote``); workers in a Docker image start as the image's own.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,9 @@ from pathlib import Path
 from .. import variants as variants_mod
 from ..jobs import Job, env_for, task_for
 from ..records import RunRecord
+
+#: What a zygote imports once for all its workers (TensorFlow's runtime is not started).
+PRELOAD = ("tensorflow", "tfopt.worker")
 
 
 class LocalExecutor:
@@ -50,6 +58,8 @@ class LocalExecutor:
         variant = self.variants[config["variant"]]
         options = variants_mod.run_options(variant, self._python(variant))
         options["env"] = env_for(config, variant)
+        if config.get("zygote", True) and not variant.image:
+            options["preload"] = PRELOAD
         return options
 
     def _python(self, variant: variants_mod.Variant) -> str | None:

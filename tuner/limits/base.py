@@ -33,7 +33,9 @@ How to add a backend (one module under ``tuner/limits/``):
 
 The runner calls, per trial: ``backend.open(limits)`` -> ``command`` (spawn) -> start the child ->
 ``enter_child`` (in the child) -> wait -> ``stop`` (only on timeout or Ctrl-C) -> ``oom_killed``
--> ``close``. A confinement is used for exactly one trial.
+-> ``close``. A confinement is used for exactly one trial. A trial forked by a zygote
+(`tuner.zygote`) gets a pickled copy of its confinement and calls ``enter_child`` there, so a
+confining backend's confinement must pickle (plain attributes such as paths do).
 """
 
 from __future__ import annotations
