@@ -85,6 +85,23 @@ def test_env_json_is_machine_readable():
     assert "limits_backend" in record["limits"]
 
 
+def test_with_json_stdout_holds_the_result_alone(monkeypatch, capfd):
+    """What a library or a daemon writes to stdout mid-run (Ray's "(raylet) ..." lines) goes to
+    stderr, at the file-descriptor level, so that `--json | jq` always parses."""
+    from tfopt import cli
+
+    def noisy(args) -> dict:
+        os.write(1, b"(raylet) a daemon's message\n")
+        print("a library's print", flush=True)
+        return {"kind": "env", "ok": True}
+
+    monkeypatch.setattr(cli, "_run_env", noisy)
+    assert cli.main(["env", "--json"]) == 0
+    out, err = capfd.readouterr()
+    assert json.loads(out) == {"kind": "env", "ok": True}
+    assert "(raylet) a daemon's message" in err and "a library's print" in err
+
+
 def test_no_command_prints_help_and_exits_2():
     out = tfopt()
     assert out.returncode == 2 and "usage" in out.stdout.lower()

@@ -8,11 +8,13 @@ runs in flight and keeps every finished one (run the same command again to resum
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from . import variants as variants_mod
@@ -106,12 +108,32 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _handle(args) -> dict:
-    """Run the command; its zygotes (and any worker they still have) end with it."""
+    """Run the command; its zygotes (and any worker they still have) end with it. With
+    ``--json`` stdout carries the result alone: whatever else writes to it while the command
+    runs (a library's log line, a Ray daemon's message) goes to stderr."""
     try:
-        return args.handler(args)
+        with _stdout_to_stderr(getattr(args, "json", False)):
+            return args.handler(args)
     finally:
         if "tuner.zygote" in sys.modules:
             sys.modules["tuner.zygote"].close_all()
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr(enabled: bool) -> Iterator[None]:
+    if not enabled:
+        yield
+        return
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def _emit(args, result: dict) -> int:
