@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.procfs import children_of
+
 ROOT = Path(__file__).resolve().parents[1]
 
 SEED_STYLE = """
@@ -240,19 +242,6 @@ class Terminal:
             os.close(self.fd)
             self.status = os.waitstatus_to_exitcode(os.waitpid(self.pid, 0)[1])
         return self.status
-
-
-def children_of(pid: int) -> list[int]:
-    """The live (or unreaped) child processes of ``pid``, from /proc."""
-    children = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # the process ended while we looked
-        if int(fields[1]) == pid:
-            children.append(int(stat.parent.name))
-    return children
 
 
 def typed_loop(*body: str) -> list[str]:

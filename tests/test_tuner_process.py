@@ -12,31 +12,10 @@ from pathlib import Path
 import pytest
 
 import tuner
+from tests.procfs import children_of, is_running
 from tuner import TrialStatus
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def live_children() -> list[int]:
-    """Processes whose parent is this one (zombies included)."""
-    me, found = str(os.getpid()), []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[1] == me:
-                found.append(int(entry.name))
-    return found
-
-
-def is_running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
 
 
 def returns_config(config):
@@ -110,7 +89,7 @@ def test_timeout_kills_the_child_and_what_it_started(tmp_path):
 def test_children_are_always_reaped():
     for target, args in [(pow, (2, 3)), (raises, ()), (kills_itself, ()), (time.sleep, (5,))]:
         tuner.run_in_child(target, *args, timeout=0.5)
-    assert live_children() == []
+    assert children_of(os.getpid()) == []
 
 
 def test_spawn_sets_env_before_importing_the_target(tmp_path, monkeypatch):

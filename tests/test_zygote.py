@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import tuner
+from tests.procfs import children_of, is_running
 from tuner import TrialStatus, worker
 from tuner import zygote as zygote_mod
 
@@ -67,27 +68,6 @@ def sleep_and_tell(path: str, seconds: float) -> None:
     time.sleep(seconds)
 
 
-def running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state not in ("Z", "X")
-
-
-def children_of_this_process() -> list[int]:
-    me = str(os.getpid())
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
-        except OSError:
-            continue
-        if entry.name.isdigit() and parent == me:
-            found.append(int(entry.name))
-    return found
-
-
 def test_threads_set_in_a_zygote_child_take_effect_and_its_env_was_there_at_import():
     env = {"TF_ENABLE_ONEDNN_OPTS": "0", "TF_CPP_MIN_LOG_LEVEL": "2"}
     first = tuner.run_in_child(f"{HERE}:threads_seen", 1, 2, mode="spawn", env=env,
@@ -128,7 +108,7 @@ def test_timeouts_crashes_and_exit_codes_are_reported_as_for_any_child():
     started = time.monotonic()
     slow = tuner.run_in_child(f"{HERE}:sleep_and_tell", os.devnull, 60, mode="spawn",
                               preload=CHEAP, timeout=1)  # fmt: skip
-    assert slow.status is TrialStatus.TIMEOUT and not running(slow.pid)
+    assert slow.status is TrialStatus.TIMEOUT and not is_running(slow.pid)
     assert time.monotonic() - started < 50
     died = tuner.run_in_child(f"{HERE}:complain_and_die", mode="spawn", preload=CHEAP)
     assert died.status is TrialStatus.FAIL
@@ -149,9 +129,9 @@ def test_ctrl_c_kills_the_zygote_child_and_close_all_leaves_no_child(tmp_path):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
     child = json.loads(told.read_text())
-    assert not running(child["pid"])
+    assert not is_running(child["pid"])
     assert zygote_mod.close_all() == 1
-    assert child["zygote"] not in children_of_this_process()
+    assert child["zygote"] not in children_of(os.getpid())
 
 
 def test_a_lab_killed_with_kill_9_takes_its_zygote_and_their_child_with_it(tmp_path):
@@ -169,10 +149,10 @@ def test_a_lab_killed_with_kill_9_takes_its_zygote_and_their_child_with_it(tmp_p
         lab.kill()
         lab.wait()
         for _ in range(1000):
-            if not running(child["pid"]) and not running(child["zygote"]):
+            if not is_running(child["pid"]) and not is_running(child["zygote"]):
                 break
             time.sleep(0.01)
-        assert not running(child["pid"]) and not running(child["zygote"])
+        assert not is_running(child["pid"]) and not is_running(child["zygote"])
     finally:
         lab.kill()
         lab.wait()
@@ -181,7 +161,7 @@ def test_a_lab_killed_with_kill_9_takes_its_zygote_and_their_child_with_it(tmp_p
 def test_a_zygote_that_dies_takes_its_child_along_and_the_next_trial_gets_a_new_one():
     orphaned = tuner.run_in_child(f"{HERE}:kill_my_zygote", mode="spawn", preload=CHEAP)
     assert orphaned.status in (TrialStatus.FAIL, TrialStatus.SIGNALLED)
-    assert "zygote ended" in orphaned.reason and not running(orphaned.pid)
+    assert "zygote ended" in orphaned.reason and not is_running(orphaned.pid)
     after = tuner.run_in_child(f"{HERE}:bump", mode="spawn", preload=CHEAP)
     assert after.status is TrialStatus.COMPLETE and after.payload["start"] == "zygote"
 
