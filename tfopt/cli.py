@@ -240,6 +240,9 @@ def _common(parser: argparse.ArgumentParser, out: bool = True) -> None:
     group.add_argument("--no-zygote", action="store_true",
                        help="every worker imports TensorFlow itself, instead of being forked "
                             "from a process per environment that imported it once")  # fmt: skip
+    group.add_argument("--no-tandem", action="store_true",
+                       help="a round's workers one after the other, instead of all at once "
+                            "taking turns at their timed sweeps")  # fmt: skip
     group.add_argument("--quick", action="store_true",
                        help="fewer repeats, workers, trials (about 3 minutes on 2 cores)")
     group.add_argument("--variant", action="append", default=[], metavar="NAME=SPEC",
@@ -373,6 +376,7 @@ def _base_config(args) -> dict:
         "cpus": args.cpus,
         "memory": args.memory,
         "zygote": not args.no_zygote,
+        "tandem": not args.no_tandem,
     }
     if args.sizes:
         base["sizes"] = args.sizes
@@ -397,7 +401,8 @@ def _variants(args) -> dict:
 # Flags that describe one configuration: with --config, the config file says these instead.
 CONFIG_FILE_KEYS = ("workload", "inputs", "signature", "input", "hint", "sizes", "cpus",
                     "memory", "repeats", "duration", "warmup", "workers", "rounds", "time_budget",
-                    "separate_processes", "quick", "steps", "tune_budget", "no_zygote")  # fmt: skip
+                    "separate_processes", "quick", "steps", "tune_budget", "no_zygote",
+                    "no_tandem")  # fmt: skip
 
 
 def _refuse_flags_beside_config(args) -> None:

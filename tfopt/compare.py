@@ -18,7 +18,7 @@ from .summary import config_entry, rounds_entry, summary_document, versus
 from .variants import STOCK, Variant
 
 SETTINGS = ("workload", "input", "hint", "sizes", "repeats", "duration", "warmup", "cpus",
-            "memory", "alpha", "threshold", "zygote")  # fmt: skip
+            "memory", "alpha", "threshold", "zygote", "tandem")  # fmt: skip
 
 
 def run_compare(

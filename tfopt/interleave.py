@@ -4,7 +4,9 @@ seeded random order, and the adaptive loop (`tfopt.rounds`) decides when to stop
 Configurations that can share a process (the same build, env, thread knobs and limits, differing
 only in model options such as g2p's mode, batch size or bucketing) are built by ONE worker that
 alternates their sweeps ABBA (`tfopt.measure.run_sides`): the process's luck then cancels in
-their ratio. The others get a worker each per round, in the round's random order.
+their ratio. The others get a worker each per round: all at once, taking turns at their timed sweeps
+(`tfopt.tandem`), or where that cannot be (containers, a cluster), one after the other in the
+round's random order.
 
 Runs are keyed by content as everywhere else, so a rerun replays the finished rounds from disk
 (the same order, the same values, the same decisions) and goes on from there.
@@ -48,9 +50,15 @@ def measure_rounds(
         split = [side_records(record, groups[name]) for record in made]
         return {label: [by_label[label] for by_label in split] for label in groups[name]}
 
+    together = in_tandem(configs, groups, runner)
+
     def measure(round_: int, order: list[str]) -> dict[str, float | None]:
         names = list(dict.fromkeys(of_label[label] for label in order))
-        runner.run(lambda: [Job(perms[name], round_, name, folders[name]) for name in names])
+        jobs = [Job(perms[name], round_, name, folders[name]) for name in names]
+        if together:
+            runner.run_tandem(jobs)
+        else:
+            runner.run(lambda: jobs)
         found = {label: recs for name in names for label, recs in records(name, round_ + 1).items()}
         return {label: replicates(found[label]).get(round_) for label in order}
 
@@ -68,6 +76,14 @@ def process_groups(configs: dict[str, dict], runner: Runner, share: bool) -> dic
     for label, config in configs.items():
         groups.setdefault(_share_key(config, runner) if share else label, []).append(label)
     return {JOINED.join(labels): labels for labels in groups.values()}
+
+
+def in_tandem(configs: dict[str, dict], groups: dict[str, list[str]], runner: Runner) -> bool:
+    """Whether a round's workers run at once, taking turns (`tfopt.tandem`): when the configs
+    allow it, each worker measures one of them, and the executor can."""
+    return (len(groups) > 1 and all(len(labels) == 1 for labels in groups.values())
+            and all(config.get("tandem", True) for config in configs.values())
+            and runner.executor.can_tandem(list(configs.values())))  # fmt: skip
 
 
 def _share_key(config: dict, runner: Runner) -> str:

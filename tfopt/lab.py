@@ -215,7 +215,7 @@ class Lab:
 
     def _settings(self) -> dict:
         keys = ("workload", "input", "hint", "sizes", "warmup", "repeats", "duration", "cpus",
-                "memory", "alpha", "threshold", "zygote")  # fmt: skip
+                "memory", "alpha", "threshold", "zygote", "tandem")  # fmt: skip
         final, screen = self.settings.final, self.settings.screen
         return {**{k: self.initial[k] for k in keys}, "final_rounds": [final.min_rounds,
                 final.max_rounds], "final_time_budget_s": final.seconds,

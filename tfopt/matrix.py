@@ -47,6 +47,7 @@ DEFAULTS: dict = {
     "tag": "",
     "parallel": False,
     "zygote": True,
+    "tandem": True,
     "cpus": None,
     "memory": None,
     "variant": "stock",
@@ -69,7 +70,7 @@ LITERAL_KEYS = {"sizes", "exclude", "variants", "journey", "mem_trace", "input"}
 # The only keys that may take a list of values (tables: every key inside them).
 AXIS_KEYS = {"cpus", "memory", "variant", "node", "mode", "batch_size", "bucket", "knobs", "env"}
 # Keys that do not change what a run measures, so they stay out of its id.
-NON_RUN_KEYS = {"name", "workers", "timeout", "parallel", "zygote", "exclude", "variants",
+NON_RUN_KEYS = {"name", "workers", "timeout", "parallel", "zygote", "tandem", "exclude", "variants",
                 "journey", "mem_trace", "alpha", "threshold"}  # fmt: skip
 # Keys added after results existed: left out of the run id while unset, so old ids still match.
 UNSET_OUT_OF_ID = {"node"}
@@ -364,6 +365,7 @@ _CHECKS = {
     "tag": lambda k, v: isinstance(v, str) or _fail(k, "a string", v),
     "parallel": _check_bool,
     "zygote": _check_bool,
+    "tandem": _check_bool,
     "cpus": _check_cpus,
     "memory": _check_memory,
     "variant": _check_string,

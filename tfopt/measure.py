@@ -13,11 +13,12 @@ import contextlib
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 Clock = Callable[[], float]
+Turns = Callable[[int], Iterable[None]]  # yields once per sweep this process may run now
 
 # With 3 sweeps on each side, Mann-Whitney U's smallest two-sided p is 0.1: no step could ever
 # count as significant. 5 a side allow p = 0.008.
@@ -78,13 +79,15 @@ def abba(sides: int, sweeps: int) -> list[int]:
 
 
 def measure(predicts: list, inputs: list[dict[int, Any]], repeats: int, clock: Clock,
-            loops: list[int] | None = None) -> list:  # fmt: skip
+            loops: list[int] | None = None, turns: Turns | None = None) -> list:  # fmt: skip
     """``repeats`` timed sweeps of each side, alternated ABBA -> per side, per-size latencies
-    and per-sweep totals (seconds per call)."""
+    and per-sweep totals (seconds per call). ``turns``: one side, whose sweeps run when
+    ``turns(repeats)`` yields (a tandem with other processes, `tfopt.tandem`)."""
     loops = loops or [1] * len(predicts)
     latencies = [{size: [] for size in side} for side in inputs]
     totals: list[list[float]] = [[] for _ in inputs]
-    for side in abba(len(predicts), repeats):
+    order = abba(len(predicts), repeats) if turns is None else (0 for _ in turns(repeats))
+    for side in order:
         timings = sweep(predicts[side], inputs[side], clock, loops[side])
         for size, seconds in timings.items():
             latencies[side][size].append(seconds)
@@ -115,17 +118,19 @@ def run_sides(
     repeats: int | None,
     duration: float | None,
     clock: Clock = time.perf_counter,
+    turns: Turns | None = None,
 ) -> list[dict]:
     """`run_phases` for several configurations built in one process: each warmed up, then their
     timed sweeps alternated ABBA (``repeats`` each, or as many as fill ``duration`` together),
     so every side sees the same moments of the machine. With a duration, each side's inner loop
-    is calibrated first (`calibrate`); its ``loops`` are in the result."""
+    is calibrated first (`calibrate`); its ``loops`` are in the result. ``turns``: see
+    `measure`."""
     warm = [warmup(p, i, warmup_sweeps, clock) for p, i in zip(predicts, inputs, strict=True)]
     if repeats is not None:
         loops, count = [1] * len(predicts), repeats
     else:
         loops, count = calibrate(predicts, inputs, duration or 1.0, clock)
-    results = measure(predicts, inputs, count, clock, loops)
+    results = measure(predicts, inputs, count, clock, loops, turns)
     return [{**result, "warmup": w, "items_per_sweep": sum(i), "loops": n}
             for result, w, i, n in zip(results, warm, inputs, loops, strict=True)]  # fmt: skip
 

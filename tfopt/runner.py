@@ -9,11 +9,13 @@ the jobs in flight, and a rerun skips every job whose record says it completed.
 from __future__ import annotations
 
 import concurrent.futures as futures
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from . import tandem
 from . import variants as variants_mod
 from .executors import Executor
 from .executors.local import LocalExecutor
@@ -143,16 +145,37 @@ class Runner:
         return self.executor.execute(job, cpuset, gpu)
 
     def _execute_pinned(self, job: Job) -> RunRecord:
-        """A worker that needs fewer cores than this machine shows runs pinned to the last ones,
-        and this (harness) thread waits on the others, off the measured cores."""
+        with self._pinned(job.cores_needed) as cpuset:
+            return self._execute(job, cpuset)
+
+    def run_tandem(self, jobs: list[Job]) -> list[RunRecord]:
+        """One round's jobs at once, taking turns at their timed sweeps (`tfopt.tandem`); with
+        fewer than two left to run (a resumed round), one after the other as usual."""
+        from tuner.process import stop_all_children
+
+        todo = self._todo(jobs, set())
+        if len(todo) < 2:
+            return self.run(lambda: todo)
+        need = max((job.cores_needed or 0 for job in todo), default=0) or None
+        with self._pinned(need) as cpuset:
+            return tandem.run_together(
+                todo, lambda job, tandem: self.executor.execute(job, cpuset, tandem=tandem),
+                self._finish, _failure,
+                stop_all_children,
+            )  # fmt: skip
+
+    @contextlib.contextmanager
+    def _pinned(self, need: int | None) -> Iterator[str | None]:
+        """Workers that need fewer cores than this machine shows run pinned to the last ones
+        (the cpuset yielded), and this (harness) thread waits on the others, off those cores."""
         cores = sorted(os.sched_getaffinity(0))
-        need = job.cores_needed
         if not need or need >= len(cores):
-            return self._execute(job)
+            yield None
+            return
         harness, measured = cores[:-need], cores[-need:]
         os.sched_setaffinity(0, harness)
         try:
-            return self._execute(job, ",".join(map(str, measured)))
+            yield ",".join(map(str, measured))
         finally:
             os.sched_setaffinity(0, cores)
 
@@ -173,9 +196,13 @@ class Runner:
             where = f"{job.label} worker {job.worker} in {job.folder}"
             raise RuntimeError(f"could not save the run {where}: {err}; rerun to measure it "
                                "again") from err  # fmt: skip
-        status = "ok" if record.status == OK else f"{record.status}: {_first_line(record.reason)}"
+        status = _failure(record) or "ok"
         self.progress.advance(f"{job.label} worker {job.worker} {status}", record.wall_time)
         return record
+
+
+def _failure(record: RunRecord) -> str | None:
+    return None if record.status == OK else f"{record.status}: {_first_line(record.reason)}"
 
 
 def _first_line(text: str | None) -> str:

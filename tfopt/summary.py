@@ -14,7 +14,8 @@ THREAD_POOLS = ("inter", "intra")
 MS = 1000.0
 
 
-RUN_SETTINGS = ("workload", "sizes", "workers", "repeats", "warmup", "cpus", "memory", "zygote")
+RUN_SETTINGS = ("workload", "sizes", "workers", "repeats", "warmup", "cpus", "memory", "zygote",
+                "tandem")
 
 
 def summary_document(kind: str, title: str, settings: dict, configs: dict, *,

@@ -21,6 +21,7 @@ from tuner.worker import start_info
 
 from . import grappler, measure
 from .memtrace import MemoryTrace
+from .tandem import Baton
 from .workloads import resolve
 
 PAYLOAD_SCHEMA = 1
@@ -100,13 +101,15 @@ def _measure(task: dict) -> dict:
         log.info("built %s %d time(s) and made first calls in %.2f s", workload.spec,
                  len(sides), build_seconds)  # fmt: skip
         memory.stop_tracing()
-        results = measure.run_sides(
-            [model.predict for model, _ in built],
-            [inputs for _, inputs in built],
-            warmup_sweeps=task.get("warmup", 1),
-            repeats=task.get("repeats"),
-            duration=task.get("duration"),
-        )
+        with _baton(task.get("tandem")) as baton:
+            results = measure.run_sides(
+                [model.predict for model, _ in built],
+                [inputs for _, inputs in built],
+                warmup_sweeps=task.get("warmup", 1),
+                repeats=task.get("repeats"),
+                duration=task.get("duration"),
+                turns=baton.turns if baton else None,
+            )
         _measure_concurrency(results, built, task.get("concurrency"))
     log.info("measured %d sweeps of %d side(s)", len(results[0]["sweeps"]), len(sides))
     start = start_info()
@@ -124,6 +127,7 @@ def _measure(task: dict) -> dict:
         "details": built[0][0].details,  # inputs and output checks: the first side's
         "tensorflow": _tensorflow_version(),
         "grappler": grappler_options,
+        "tandem": baton.record() if baton else None,
         "python": platform.python_version(),
         "pid": os.getpid(),
         "affinity": sorted(os.sched_getaffinity(0)),
@@ -131,6 +135,17 @@ def _measure(task: dict) -> dict:
         "started_at": started_at,
         "ended_at": time.time(),
     }
+
+
+@contextlib.contextmanager
+def _baton(spec: dict | None) -> Iterator[Baton | None]:
+    """This worker's side of a tandem round, if the task runs in one."""
+    baton = Baton.from_task(spec)
+    try:
+        yield baton
+    finally:
+        if baton:
+            baton.close()
 
 
 def _build(workload, options: dict, task: dict) -> tuple:

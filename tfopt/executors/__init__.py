@@ -20,6 +20,11 @@ class Executor(Protocol):
         the record's status says what happened."""
         ...
 
+    def can_tandem(self, configs: list[dict]) -> bool:
+        """Whether workers of these configs can run as one tandem round (`tfopt.tandem`): then
+        ``execute`` also takes ``tandem=`` (the worker's side of the turn-taking)."""
+        ...
+
     def trial_options(self, config: dict) -> dict:
         """How a child for ``config`` starts (for the tuner, which runs its own children)."""
         ...

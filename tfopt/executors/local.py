@@ -13,6 +13,7 @@ from pathlib import Path
 from .. import variants as variants_mod
 from ..jobs import Job, env_for, task_for
 from ..records import RunRecord
+from ..workloads.savedmodel import concurrency_levels
 
 #: What a zygote imports once for all its workers (TensorFlow's runtime is not started).
 PRELOAD = ("tensorflow", "tfopt.worker")
@@ -25,7 +26,8 @@ class LocalExecutor:
         self.out, self.variants, self.note = Path(out), variants, note
         self._pythons: dict[str, str | None] = {}
 
-    def execute(self, job: Job, cpuset: str | None = None, gpu: str | None = None) -> RunRecord:
+    def execute(self, job: Job, cpuset: str | None = None, gpu: str | None = None,
+                tandem: dict | None = None) -> RunRecord:  # fmt: skip
         import tuner
 
         from .. import worker
@@ -36,8 +38,9 @@ class LocalExecutor:
             options["env"]["CUDA_VISIBLE_DEVICES"] = gpu
         target = worker.measure_run if options["mode"] == "fork" else "tfopt.worker:measure_run"
         limits = tuner.Limits(cpus=config["cpus"], memory=config["memory"], cpuset=cpuset)
+        task = {**task_for(job), "tandem": tandem}
         outcome = tuner.run_in_child(
-            target, task_for(job), timeout=config["timeout"], limits=limits, **options
+            target, task, timeout=config["timeout"], limits=limits, **options
         )
         return RunRecord(
             run_id=job.perm.run_id,
@@ -52,6 +55,12 @@ class LocalExecutor:
             backend=outcome.backend,
             folder=str(job.folder.relative_to(self.out)),
         )
+
+    def can_tandem(self, configs: list[dict]) -> bool:
+        """Workers on this machine, none in a container (its pipes would need mounting) and none
+        measuring concurrent requests (that phase runs after the turns, so it would overlap)."""
+        return all(not self.variants[config["variant"]].image and not concurrency_levels(config)
+                   for config in configs)  # fmt: skip
 
     def trial_options(self, config: dict) -> dict:
         """How a child for ``config`` starts: fork or spawn, interpreter or image, and its env."""

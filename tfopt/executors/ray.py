@@ -89,6 +89,10 @@ class RayExecutor:
         reason = f"no node finished this run in {self.tries} tries:\n" + "\n".join(losses)
         return self._record(job, {"status": "fail", "reason": reason, "node": {}})
 
+    def can_tandem(self, configs: list[dict]) -> bool:
+        """A round's workers may land on different nodes."""
+        return False
+
     def trial_options(self, config: dict) -> dict:
         """The tuner starts its own children where it runs: it is not sent to the cluster."""
         raise NotImplementedError("tuning runs on this machine; the Ray engine runs matrices")

@@ -87,6 +87,10 @@ class SimulatedExecutor:
             folder=f"{job.folder.parent.name}/{job.folder.name}",
         )  # fmt: skip
 
+    def can_tandem(self, configs: list[dict]) -> bool:
+        """Every job is simulated on its own: turn-taking is not modelled."""
+        return False
+
     def trial_options(self, config: dict) -> dict:
         raise NotImplementedError("the simulated executor runs no tuner trials")
 
