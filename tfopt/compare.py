@@ -13,7 +13,8 @@ from .interleave import against_first, measure_rounds, process_groups
 from .matrix import resolve
 from .progress import Progress
 from .rounds import Budget
-from .runner import RUNS, Runner
+from .runner import Runner
+from .saving import RUNS
 from .summary import config_entry, rounds_entry, summary_document, versus
 from .variants import STOCK, Variant
 

@@ -15,7 +15,8 @@ from .journey import run_journey
 from .matrix import ConfigError, LiveConfig, expand, varying_keys
 from .progress import Progress
 from .records import RunRecord
-from .runner import RUNS, Runner, load_records
+from .runner import Runner
+from .saving import RUNS, load_records
 from .summary import RUN_SETTINGS, config_entry, summary_document
 from .variants import STOCK, Variant
 

@@ -18,7 +18,8 @@ from .executors import Executor
 from .export import export_all
 from .matrix import journey_configs
 from .progress import Progress
-from .runner import RUNS, Runner, measure_labelled
+from .runner import Runner, measure_labelled
+from .saving import RUNS
 from .summary import RUN_SETTINGS, config_entry, speedup_text, summary_document, versus
 from .variants import STOCK, Variant, from_config
 

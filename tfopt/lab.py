@@ -28,7 +28,8 @@ from .objective import objective_key
 from .progress import Progress
 from .recommend import best_config, paste_lines
 from .rounds import Budget, Pair, Rounds
-from .runner import RUNS, Runner
+from .runner import Runner
+from .saving import RUNS
 from .summary import (
     comparison,
     config_entry,

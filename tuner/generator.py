@@ -11,13 +11,14 @@
         print(attempt)           # shown (the body's output passes through)
         print(measure(model))    # the last number printed is this attempt's objective, in seconds
 
-How it works: the parent runs the search; for each attempt it forks, and the child returns into
-the ``for`` loop holding that attempt. When the body ends, the loop asks for the next attempt,
-which brings the child back here: it reads its value (``tuner.report(value)`` if called, else the
-last line it printed, which must be a number), sends it to the parent and exits with
-``os._exit`` (code after the loop never runs in a child). A body that raises or leaves the loop is
-a failed trial. The parent's loop body never runs, unless ``replay_best=True`` asks for one last
-pass with the best attempt in the parent (which then starts TensorFlow's runtime in the parent).
+How it works: the parent runs the search; for each attempt it forks, and the child leaves the
+search (`tuner.process.tunnel`) and returns into the ``for`` loop holding that attempt. When the
+body ends, the loop asks for the next attempt, which brings the child back here: it reads its
+value (``tuner.report(value)`` if called, else the last line it printed, which must be a number),
+sends it to the parent and exits with ``os._exit`` (code after the loop never runs in a child).
+A body that raises or leaves the loop is a failed trial. The parent's loop body never runs, unless
+``replay_best=True`` asks for one last pass with the best attempt in the parent (which then
+starts TensorFlow's runtime in the parent).
 
 The body prints into files the parent made before forking; when a trial ends the parent prints
 what the body printed (all but the line taken as the objective), so the output reaches whatever
@@ -39,20 +40,12 @@ from typing import IO, Any
 from tuner import worker
 from tuner.log import TrialLog
 from tuner.outcome import TrialOutcome
-from tuner.process import ChildEnd, fork_here
+from tuner.process.tunnel import ChildEnd, InChild, fork_point
 from tuner.progress import Progress, describe_config, format_value
 from tuner.runner import Result, Study, env_knobs
 from tuner.space import Int, Space
 from tuner.strategies.nelder_mead import NelderMead
 from tuner.tf import check_knobs
-
-
-class _ChildSide(BaseException):
-    """Carries a forked child out of the search, back to the generator, which yields to it."""
-
-    def __init__(self, end: ChildEnd, config: dict, output: _Output) -> None:
-        super().__init__()
-        self.end, self.config, self.output = end, config, output
 
 
 def nelder_mead(
@@ -95,8 +88,9 @@ def nelder_mead(
     )
     try:
         result = study.run()
-    except _ChildSide as child:
-        yield from _child_pass(child.end, list(child.config.values()), child.output)
+    except InChild as child:  # a forked child, out of the search: it runs the loop body
+        config, output = child.carried["config"], child.carried["output"]
+        yield from _child_pass(child.end, list(config.values()), output)
     _announce(result, describe, unit)
     if replay_best and result.best_config is not None:
         yield list(result.best_config.values())
@@ -190,12 +184,13 @@ def _fork_executor(timeout, cpus, memory) -> Callable[[dict], TrialOutcome]:
     def execute(config: dict) -> TrialOutcome:
         output = _Output()
         try:
-            outcome = fork_here(timeout=timeout, limits=limits, env=env_knobs(config))
+            outcome = fork_point(timeout=timeout, limits=limits, env=env_knobs(config))
+        except InChild as child:  # the child takes its attempt and output files to the body
+            child.carried.update(config=config, output=output)
+            raise
         except BaseException:
             output.relay()
             raise
-        if isinstance(outcome, ChildEnd):
-            raise _ChildSide(outcome, config, output)
         output.relay()
         return outcome
 

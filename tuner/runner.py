@@ -341,7 +341,7 @@ def default_mode(objective: Any) -> str:
     """Spawn for a ``"module:function"`` objective and on macOS (where forking a process that
     runs system frameworks is unsafe); fork otherwise, in a Jupyter kernel too: the child runs
     only the objective, prints through plain file descriptors and leaves with ``os._exit``,
-    never touching the kernel's sockets (`tuner.process.plain_std_streams`)."""
+    never touching the kernel's sockets (`tuner.process.fork.plain_std_streams`)."""
     return "spawn" if isinstance(objective, str) or sys.platform == "darwin" else "fork"
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ..matrix import flatten
 from ..records import RunRecord
-from ..runner import RUNS, load_records
+from ..saving import RUNS, load_records
 from ..summary import config_entry
 from . import png_format
 
