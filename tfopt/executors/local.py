@@ -7,8 +7,9 @@ imported TensorFlow once with the configuration's environment, unless the config
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from .. import variants as variants_mod
 from ..jobs import Job, env_for, task_for
@@ -53,7 +54,7 @@ class LocalExecutor:
             folder=str(job.folder.relative_to(self.out)),
         )
 
-    def trial_options(self, config: dict) -> dict:
+    def trial_options(self, config: Mapping[str, Any]) -> dict:
         """How a child for ``config`` starts: fork or spawn, interpreter or image, and its env."""
         variant = self.variants[config["variant"]]
         options = variants_mod.run_options(variant, self._python(variant))
