@@ -43,7 +43,7 @@ class RunDataCsv:
             line = text.count("\n") + 1
             print(f"tfopt: {self.path} line {line} was cut short; skipped", file=sys.stderr)
         reader = csv.reader(io.StringIO(text[:cut]))
-        header = next(reader, None)
+        header = next(reader, [])
         rows = []
         for fields in reader:
             if not fields:
