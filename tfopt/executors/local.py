@@ -44,7 +44,7 @@ class LocalExecutor:
             run_id=job.perm.run_id,
             worker=job.worker,
             label=job.label,
-            status=outcome.status.value,
+            status=outcome.status,
             params=job.perm.run_params,
             payload=outcome.payload if isinstance(outcome.payload, dict) else None,
             reason=outcome.reason,
