@@ -14,9 +14,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	rm -f $(VENV)/.installed-* && touch $@
 
-# The default test run: lint, then every test not marked slow.
+# The default test run: lint, type check, then every test not marked slow.
 test: setup
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 # The slow tests (full CMUdict sweeps, real TensorFlow end-to-end runs, Docker image builds).

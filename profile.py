@@ -29,6 +29,8 @@ def _load_stdlib_profile(name: str) -> types.ModuleType:
 
     stdlib_file = os.path.join(sysconfig.get_path("stdlib"), "profile.py")
     spec = importlib.util.spec_from_file_location(name, stdlib_file)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {stdlib_file}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     spec.loader.exec_module(module)

@@ -4,12 +4,14 @@ be summarised again without measuring."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 FASTER, SLOWER, NO_DIFFERENCE, INCONCLUSIVE = "faster", "slower", "no difference", "inconclusive"
 DECISIVE = (FASTER, SLOWER)
 # A/A: the two sides run the same thing. A/B: side b does `effect` more work, so b is slower.
-TARGETS = {
+TARGETS: dict[str, Any] = {
     "aa_wrong_rate": 1 / 20,  # at most 1 wrong verdict in 20
     "aa_half_width_median_pct": 3.0,
     "aa_half_width_p90_pct": 5.0,

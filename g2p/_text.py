@@ -28,7 +28,10 @@ Homographs = dict[str, tuple[list[str], list[str], str]]
 @functools.cache
 def _g2p_en_expand() -> ModuleType:
     """g2p_en's `expand.py` (number spelling), loaded from its file without importing g2p_en."""
-    spec = importlib.util.spec_from_file_location("g2p._g2p_en_expand", g2p_en_dir() / "expand.py")
+    path = g2p_en_dir() / "expand.py"
+    spec = importlib.util.spec_from_file_location("g2p._g2p_en_expand", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -127,8 +130,8 @@ class G2p:
         """Replace out-of-vocabulary words by the model's prediction, in one batched call. Words
         of any length, as in g2p_en: one longer than `predict`'s 32 letters is encoded whole and
         its pronunciation stops at the decoder's 20 phonemes."""
-        missing = [i for i, pron in enumerate(prons) if isinstance(pron, str)]
-        predicted = self.model.iter_predict([prons[i] for i in missing], max_length=None)
+        missing = {i: pron for i, pron in enumerate(prons) if isinstance(pron, str)}
+        predicted = self.model.iter_predict(list(missing.values()), max_length=None)
         for i, pron in zip(missing, predicted, strict=True):
             prons[i] = pron
 

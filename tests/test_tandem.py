@@ -60,9 +60,9 @@ def test_sides_take_turns_never_overlap_and_each_gets_its_sweeps(delays):
     assert all(len(result["sweeps"]) >= 6 for result in results)
     spans = sorted((start, end, side) for side, result in enumerate(results)
                    for start, end in result["sweeps"])  # fmt: skip
-    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:]))
+    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:], strict=False))
     sides = [side for _, _, side in spans]
-    changes = sum(1 for a, b in zip(sides, sides[1:]) if a != b)
+    changes = sum(1 for a, b in zip(sides, sides[1:], strict=False) if a != b)
     assert changes >= len(spans) // 3  # turns of one or two sweeps, not one side then the other
 
 
@@ -117,7 +117,7 @@ def test_workers_that_cannot_share_a_process_run_as_a_tandem(tmp_path):
         assert a["pid"] != b["pid"]  # separate processes (their env differs)
         assert {a["tandem"]["side"], b["tandem"]["side"]} == {0, 1}
         turns = sorted([*a["tandem"]["turns"], *b["tandem"]["turns"]])
-        assert all(later[0] >= earlier[1] for earlier, later in zip(turns, turns[1:]))
+        assert all(later[0] >= earlier[1] for earlier, later in zip(turns, turns[1:], strict=False))
         assert len(a["sweeps"]) >= 8 and len(b["sweeps"]) >= 8
 
 

@@ -5,8 +5,10 @@ The worker index doubles as the round number: worker k of A and worker k of B be
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from . import variants as variants_mod
 from .matrix import Permutation
@@ -61,7 +63,7 @@ def task_for(job: Job) -> dict:
     }
 
 
-def env_for(config: dict, variant: variants_mod.Variant) -> dict[str, str]:
+def env_for(config: Mapping[str, Any], variant: variants_mod.Variant) -> dict[str, str]:
     """Env knobs as the child must see them before TensorFlow loads."""
     env = {"TF_CPP_MIN_LOG_LEVEL": "1", **variant.env}
     for knob, name in KNOB_ENV.items():

@@ -10,6 +10,7 @@ separate phase after the sweeps: rows per second with N threads calling the mode
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import threading
 import time
@@ -64,11 +65,17 @@ def calibrate(predicts: list, inputs: list[dict[int, Any]], duration: float, clo
     """Each side's inner loop count (one sweep lasts `MIN_SWEEP_SECONDS`), and how many sweeps
     of each side fill ``duration`` seconds, judged by the last calibrating sweep of each after
     the warmup (warmup sweeps may include tracing or compiling: they would underestimate it)."""
-    calibrated = [calibrate_loops(lambda n, p=p, i=i: n * sum(sweep(p, i, clock, n).values()))
+    calibrated = [calibrate_loops(functools.partial(_sweep_total, p, i, clock))
                   for p, i in zip(predicts, inputs, strict=True)]  # fmt: skip
     seconds = sum(sweep_seconds for _, sweep_seconds in calibrated)
     count = max(minimum, math.ceil(duration / seconds)) if seconds > 0 else minimum
     return [loops for loops, _ in calibrated], count
+
+
+def _sweep_total(predict: Callable[[Any], Any], inputs: dict[int, Any], clock: Clock,
+                 loops: int) -> float:  # fmt: skip
+    """Seconds one sweep of ``loops`` calls per size lasts."""
+    return loops * sum(sweep(predict, inputs, clock, loops).values())
 
 
 def abba(sides: int, sweeps: int) -> list[int]:
@@ -84,7 +91,7 @@ def measure(predicts: list, inputs: list[dict[int, Any]], repeats: int, clock: C
     and per-sweep totals (seconds per call). ``turns``: one side, whose sweeps run when
     ``turns(repeats)`` yields (a tandem with other processes, `tfopt.tandem`)."""
     loops = loops or [1] * len(predicts)
-    latencies = [{size: [] for size in side} for side in inputs]
+    latencies: list[dict[int, list[float]]] = [{size: [] for size in side} for side in inputs]
     totals: list[list[float]] = [[] for _ in inputs]
     order = abba(len(predicts), repeats) if turns is None else (0 for _ in turns(repeats))
     for side in order:

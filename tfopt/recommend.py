@@ -72,7 +72,7 @@ def contradictions(summary: dict) -> list[str]:
     configs, best, speedup = summary["configs"], summary.get("best"), summary.get("speedup")
     settings = summary.get("settings", {})
     alpha, threshold = settings.get("alpha", 0.05), settings.get("threshold", 0.05)
-    if best not in configs:
+    if best is None or best not in configs:
         return [f"Best {best!r} is not a measured configuration"]
     if not_ranked(configs[best]):
         problems.append(f"Best {best!r} is not ranked: {not_ranked(configs[best])}")

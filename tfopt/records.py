@@ -3,7 +3,8 @@
 Each run is stored as one record file, ``runs/<folder>/run-<run_id>-w<worker>.json``, written once
 and atomically (a temp file in the same folder, fsync, rename): it is on disk complete or not at
 all. Resume and the report both read these files; ``run_data.csv`` and ``metrics.json`` are views
-derived from them. The worker's payload is stored as the worker returned it.
+derived from them. The worker's payload is stored as the worker returned it. A record's status is
+the tuner's `TrialStatus`, stored as its value (``"complete"``, ``"timeout"``...).
 """
 
 from __future__ import annotations
@@ -14,13 +15,18 @@ import os
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
+
+from tuner.outcome import TrialStatus
 
 from .matrix import flatten
+from .schema import SchemaError, check_version
 from .stats import Sample
 
-OK = "complete"
+OK = TrialStatus.COMPLETE
 RECORD_PREFIX, RECORD_SUFFIX, TMP_SUFFIX = "run-", ".json", ".tmp"
 RECORD_FORMAT = 1
+READABLE_FORMATS = range(1, RECORD_FORMAT + 1)
 
 
 @dataclass
@@ -30,9 +36,9 @@ class RunRecord:
     run_id: str
     worker: int
     label: str
-    status: str
-    params: dict
-    payload: dict | None = None
+    status: TrialStatus  # a status's value ("complete") is taken too
+    params: dict[str, Any]
+    payload: dict[str, Any] | None = None
     reason: str | None = None
     wall_time: float = 0.0
     peak_rss: int | None = None
@@ -40,19 +46,31 @@ class RunRecord:
     folder: str = ""
     finished_at: float = 0.0
 
+    def __post_init__(self) -> None:
+        self.status = TrialStatus(self.status)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str | Path) -> RunRecord:
+        """A record as `to_dict` wrote it into ``source``; `SchemaError` for another format."""
+        check_version(data, "format", READABLE_FORMATS, source)
+        return cls(**{key: value for key, value in data.items() if key != "format"})
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": RECORD_FORMAT, **asdict(self), "status": self.status.value}
+
     @property
     def ok(self) -> bool:
-        return self.status == OK and bool(self.payload)
+        return self.status is OK and bool(self.payload)
 
     @property
     def key(self) -> tuple[str, int]:
         return self.run_id, self.worker
 
     def sweeps(self) -> list[float]:
-        return list(self.payload["sweeps"]) if self.ok else []
+        return list(self.payload["sweeps"]) if self.ok and self.payload else []
 
     def latencies(self) -> dict[int, list[float]]:
-        if not self.ok:
+        if not self.ok or not self.payload:
             return {}
         return {int(size): list(v) for size, v in self.payload["latencies"].items()}
 
@@ -62,14 +80,14 @@ class RunRecord:
             "run_id": self.run_id,
             "worker": self.worker,
             "label": self.label,
-            "status": self.status,
+            "status": self.status.value,
             "wall_time_s": round(self.wall_time, 3),
             "peak_rss_mib": round(self.peak_rss / 2**20, 1) if self.peak_rss else "",
             "backend": self.backend,
             "folder": self.folder,
             "reason": (self.reason or "").splitlines()[0][:200] if self.reason else "",
         }
-        if self.ok:
+        if self.ok and self.payload:
             row.update(_figures(self.payload))
         row.update({f"param.{k}": _cell(v) for k, v in flatten(self.params).items()})
         return row
@@ -126,7 +144,7 @@ def write_record(folder: Path, record: RunRecord) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / record_name(record.run_id, record.worker)
     tmp = folder / f".{path.name}.{os.getpid()}{TMP_SUFFIX}"
-    data = json.dumps({"format": RECORD_FORMAT, **asdict(record)}, default=str).encode()
+    data = json.dumps(record.to_dict(), default=str).encode()
     try:
         with open(tmp, "wb") as handle:
             handle.write(data)
@@ -151,12 +169,16 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def read_record(path: Path) -> RunRecord | None:
-    """The record in ``path``, or None (said on stderr) when it cannot be read: measured again."""
+    """The record in ``path``, or None (said on stderr) when it is damaged: measured again.
+    One of a format this tfopt does not read raises `SchemaError`: measuring it again would
+    overwrite what a newer tfopt wrote."""
     try:
         data = json.loads(Path(path).read_bytes())
-        if data.pop("format", None) != RECORD_FORMAT:
-            raise ValueError(f"not a run record of format {RECORD_FORMAT}")
-        return RunRecord(**data)
+        if not isinstance(data, dict) or "format" not in data:
+            raise ValueError("not a run record")
+        return RunRecord.from_dict(data, path)
+    except SchemaError:
+        raise
     except (OSError, ValueError, TypeError) as err:
         print(f"tfopt: ignoring unreadable run record {path}: {err}; that run is measured again",
               file=sys.stderr)  # fmt: skip
@@ -200,7 +222,7 @@ class RecordStore:
 
     def _add(self, record: RunRecord) -> None:
         self._runs.setdefault(record.run_id, {})[record.worker] = record
-        if record.status == OK:
+        if record.status is OK:
             self._done.add(record.key)
         else:
             self._done.discard(record.key)

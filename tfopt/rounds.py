@@ -100,7 +100,7 @@ def run_rounds(
 
 
 def _open_pairs(rounds: Rounds, pairs: list[Pair], alpha: float,
-                threshold: float) -> list[tuple[Pair, Comparison]]:  # fmt: skip
+                threshold: float) -> list[tuple[Pair, Comparison | None]]:  # fmt: skip
     """Pairs still undecided, widest CI first; a pair with too few values is open too."""
     open_ = []
     for pair in pairs:

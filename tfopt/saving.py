@@ -38,7 +38,7 @@ class RunSaver:
 
     def _sync_csv(self) -> None:
         """run_data.csv is a view of the records: rebuilt when it disagrees with them."""
-        records = self._store.records()
+        records = self.store.records()
         if (records or self.csv.path.exists()) and not self.csv.agrees_with(records):
             self.note(f"{self.csv.path} rebuilt from the {len(records)} run record(s)")
             self.csv.rebuild(records)

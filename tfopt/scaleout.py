@@ -26,6 +26,8 @@ MAX_IN_FLIGHT = 256  # threads waiting on Ray; the cluster's node count is the r
 
 
 class RayRunner(Runner):
+    executor: ray_executor.RayExecutor
+
     def __init__(
         self,
         out: Path,

@@ -79,7 +79,8 @@ def run_parallel(
     all_cores = sorted(os.sched_getaffinity(0))
     free, free_gpus = list(all_cores), list(gpus)
     running: dict[futures.Future, tuple[Job, list[int], str | None]] = {}
-    made, tried = [], set()
+    made: list[RunRecord] = []
+    tried: set[tuple[str, int]] = set()
     with futures.ThreadPoolExecutor(max_workers=len(all_cores)) as pool:
         try:
             while True:

@@ -1,15 +1,26 @@
-"""Turning run records into the summary every exporter draws from (figures in milliseconds)."""
+"""Turning run records into the summary every exporter draws from (figures in milliseconds).
+
+The summary stays the JSON document ``summary.json`` holds (`Summary`): the fields every kind
+shares, then the kind's own. `from_dict` is how a document comes back in.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .records import RunRecord, pooled, pooled_by_size
+from .schema import SchemaError, check_version
 from .stats import Sample, compare
 
 SCHEMA = 1
+READABLE_SCHEMAS = range(1, SCHEMA + 1)
+REQUIRED_FIELDS = ("kind", "title", "configs", "steps", "comparisons")  # besides "schema"
+#: A summary document: ``schema``, ``kind``, ``title``, ``environment`` (when recorded),
+#: ``settings``, ``configs``, ``steps``, ``comparisons``, then its kind's own fields.
+Summary = dict[str, Any]
 THREAD_POOLS = ("inter", "intra")
 MS = 1000.0
 
@@ -20,29 +31,42 @@ RUN_SETTINGS = ("workload", "sizes", "workers", "repeats", "warmup", "cpus", "me
 
 def summary_document(kind: str, title: str, settings: dict, configs: dict, *,
                      environment: dict | None = None, steps: list | None = None,
-                     comparisons: list | None = None, **extra: Any) -> dict:  # fmt: skip
+                     comparisons: list | None = None, **extra: Any) -> Summary:  # fmt: skip
     """The summary every exporter reads: the fields of every kind (``lab``, ``compare``,
     ``matrix``), then the kind's own (``extra``)."""
-    document: dict = {"schema": SCHEMA, "kind": kind, "title": title}
+    document: Summary = {"schema": SCHEMA, "kind": kind, "title": title}
     if environment is not None:
         document["environment"] = environment
     return {**document, "settings": settings, "configs": configs, "steps": steps or [],
             "comparisons": comparisons or [], **extra}  # fmt: skip
 
 
+def from_dict(data: Any, source: str | Path) -> Summary:
+    """The summary document read from ``source``; `SchemaError` for a schema this tfopt does
+    not read or a document without the fields every kind has."""
+    if not isinstance(data, dict):
+        raise SchemaError(f"{source} is not a summary document (a JSON object)")
+    check_version(data, "schema", READABLE_SCHEMAS, source)
+    missing = [field for field in REQUIRED_FIELDS if field not in data]
+    if missing:
+        raise SchemaError(f"{source} is not a summary document: it lacks {', '.join(missing)}")
+    return data
+
+
 def config_entry(label: str, params: dict, records: list[RunRecord]) -> dict:
     """Everything about one configuration, pooled over its completed workers."""
     done = [r for r in records if r.ok]
-    failed = [{"worker": r.worker, "status": r.status, "reason": r.reason} for r in records
+    failed = [{"worker": r.worker, "status": r.status.value, "reason": r.reason} for r in records
               if not r.ok]  # fmt: skip
     entry = {"label": label, "params": params, "workers": len(done), "failed": failed}
     sample = pooled(done)
     if sample is None:
         return {**entry, "sweep": None, "warnings": ["no worker completed"]}
-    items = done[0].payload.get("items_per_sweep", 0)
+    first = done[0].payload or {}  # a completed record has one
+    items = first.get("items_per_sweep", 0)
     return {
         **entry,
-        "unit": done[0].payload.get("unit", "items"),
+        "unit": first.get("unit", "items"),
         "sweep": sample.summary(),
         "sweep_ci95": [v * MS for v in sample.median_ci()],
         "throughput": items / sample.median() if sample.median() else 0.0,
@@ -50,9 +74,9 @@ def config_entry(label: str, params: dict, records: list[RunRecord]) -> dict:
         "sweeps_ms": [v * MS for v in sample.values],
         "sweeps_worker": list(sample.groups),
         "replicates_ms": {str(k): v * MS for k, v in replicates(done).items()},
-        "tensorflow": done[0].payload.get("tensorflow"),
-        "details": done[0].payload.get("details") or {},
-        "grappler": done[0].payload.get("grappler"),
+        "tensorflow": first.get("tensorflow"),
+        "details": first.get("details") or {},
+        "grappler": first.get("grappler"),
         "concurrency": concurrency_entry(done),
         "warnings": sample.instability(),
     }

@@ -25,8 +25,11 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 SWEEPS_PER_TURN = 2
+J = TypeVar("J")  # a job
+R = TypeVar("R")  # what running it gives
 
 
 class TandemError(RuntimeError):
@@ -123,18 +126,18 @@ class Baton:
 
 
 def run_together(
-    jobs: list,
-    execute: Callable[..., object],
-    finish: Callable[[object, object], object],
-    failed: Callable[[object], str | None],
+    jobs: list[J],
+    execute: Callable[..., R],
+    finish: Callable[[J, R], R],
+    failed: Callable[[R], str | None],
     stop: Callable[[], object],
-) -> list:
+) -> list[R]:
     """Run ``execute(job, tandem=spec)`` for every job at once, in threads, as one tandem, and
     ``finish(job, result)`` each as it ends (saving it: an interruption loses nothing finished).
     When one ends with ``failed(result)`` naming why, the others are told to give up instead of
     waiting for its turn. On Ctrl-C, ``stop()`` kills the workers; finished ones are still kept.
     Returns what ``finish`` returned, in job order."""
-    finished: dict[int, object] = {}
+    finished: dict[int, R] = {}
     with (
         tempfile.TemporaryDirectory(prefix="tfopt-tandem-") as folder,
         _pipes(folder, len(jobs)),
@@ -166,8 +169,9 @@ def _pipes(folder: str, sides: int) -> Iterator[None]:
             os.close(fd)
 
 
-def _collect(running: dict[futures.Future, int], jobs: list, folder: str, finish, failed,
-             finished: dict[int, object]) -> None:  # fmt: skip
+def _collect(running: dict[futures.Future, int], jobs: list[J], folder: str,
+             finish: Callable[[J, R], R], failed: Callable[[R], str | None],
+             finished: dict[int, R]) -> None:  # fmt: skip
     for future in futures.as_completed(running):
         side = running[future]
         result = future.result()
@@ -180,8 +184,9 @@ def _collect(running: dict[futures.Future, int], jobs: list, folder: str, finish
                 send(folder, other, {"abandon": f"side {side} failed: {reason}"})
 
 
-def _stop(running: dict[futures.Future, int], jobs: list, finish, failed, stop,
-          finished: dict[int, object]) -> None:  # fmt: skip
+def _stop(running: dict[futures.Future, int], jobs: list[J], finish: Callable[[J, R], R],
+          failed: Callable[[R], str | None], stop: Callable[[], object],
+          finished: dict[int, R]) -> None:  # fmt: skip
     """Kill every worker still running (again until all have ended: a second Ctrl-C meanwhile
     only repeats the kill) and keep those that completed; a killed one is measured on rerun."""
     pending = {future: side for future, side in running.items() if side not in finished}

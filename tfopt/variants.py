@@ -83,6 +83,14 @@ class Variant:
     def needs_venv(self) -> bool:
         return bool(self.requirement or self.wheel)
 
+    @property
+    def package(self) -> str:
+        """What a variant's venv installs: its requirement or its wheel file."""
+        package = self.requirement or self.wheel
+        if package is None:
+            raise ValueError(f"variant {self.name!r} installs nothing: it needs no venv")
+        return package
+
     def describe(self) -> dict:
         spec = getattr(self, self.kind) if self.kind != STOCK else sys.executable
         return {"name": self.name, "kind": self.kind, "spec": spec, "env": self.env}
@@ -175,7 +183,7 @@ def venv_key(variant: Variant) -> str:
     """Requirement (its lock's content, if kept) or wheel content, base Python and worker
     packages -> a cache key."""
     lock = lock_for(variant.requirement)
-    source = variant.requirement or _file_sha256(Path(variant.wheel))
+    source = variant.requirement or _file_sha256(Path(variant.package))
     packages = [_file_sha256(lock)] if lock else WORKER_PACKAGES
     recipe = {"source": source, "python": sys.version.split()[0], "packages": packages}
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
@@ -214,7 +222,7 @@ def _create_venv(folder: Path, variant: Variant) -> None:
               "-r", str(lock)])  # fmt: skip
         _run([*pip, "check"])
     else:
-        _run([*pip, "install", "--quiet", variant.requirement or variant.wheel, *WORKER_PACKAGES])
+        _run([*pip, "install", "--quiet", variant.package, *WORKER_PACKAGES])
     freeze = _run([*pip, "freeze", "--all"])
     (folder / "freeze.txt").write_text(freeze)
     (folder / ".complete").write_text(json.dumps(variant.describe()) + "\n")

@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import NoReturn
 
 from tuner import worker
@@ -17,6 +18,7 @@ from tuner import worker
 #: Ctrl-C, SIGTERM and SIGHUP: held by a parent while a child starts, received by the child.
 STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
 _PR_SET_PDEATHSIG = 1
+_PRCTL: Callable[..., int] | None
 try:  # resolved here, not in the child: dlopen after fork can deadlock on the loader's lock
     _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
 except (OSError, AttributeError):  # not Linux: no parent-death signal

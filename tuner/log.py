@@ -62,8 +62,8 @@ class TrialLog:
         data = self.path.read_bytes()
         complete = data.rfind(b"\n") + 1
         if complete < len(data):  # no newline at the end: the last line was cut short by a crash
-            line = data.count(b"\n") + 1
-            print(f"{self.path} line {line} was cut short; dropped, that trial runs again",
+            cut = data.count(b"\n") + 1
+            print(f"{self.path} line {cut} was cut short; dropped, that trial runs again",
                   file=sys.stderr)  # fmt: skip
             os.truncate(self.path, complete)
         lines = data[:complete].decode(errors="replace").split("\n")[:-1]

@@ -16,6 +16,10 @@ class TrialStatus(str, enum.Enum):
     SIGNALLED = "signalled"  # killed by a signal the tuner did not send (segfault, kill -9, ...)
     INTERRUPTED = "interrupted"  # stopped by Ctrl-C in the parent
 
+    def __str__(self) -> str:
+        """The value (``complete``), as in messages and files; `enum.StrEnum` does the same."""
+        return self.value
+
 
 @dataclass
 class TrialOutcome:

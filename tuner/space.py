@@ -91,7 +91,9 @@ Param = Int | Choice
 class Space:
     """Named knobs; iterates, indexes, validates and keys configurations."""
 
-    def __init__(self, params: Mapping[str, Param]) -> None:
+    params: dict[str, Param]
+
+    def __init__(self, params: Mapping[str, Param] | Space) -> None:
         if isinstance(params, Space):
             params = params.params
         if not isinstance(params, Mapping) or not params:

@@ -31,12 +31,12 @@ class Trial:
 
     @classmethod
     def from_outcome(cls, number: int, config: dict, repeat: int, outcome: TrialOutcome) -> Trial:
-        status, reason = outcome.status, outcome.reason
-        if status is TrialStatus.COMPLETE and outcome.value is None:
+        status, reason, value = outcome.status, outcome.reason, outcome.value
+        if status is TrialStatus.COMPLETE and value is None:
             status = TrialStatus.FAIL
             reason = f"the objective returned {outcome.payload!r}, not a number"
-        elif status is TrialStatus.COMPLETE and not math.isfinite(outcome.value):
-            status, reason = TrialStatus.FAIL, worker.not_finite(outcome.value)
+        elif status is TrialStatus.COMPLETE and value is not None and not math.isfinite(value):
+            status, reason = TrialStatus.FAIL, worker.not_finite(value)
         return cls(
             number=number,
             config=config,

@@ -69,7 +69,8 @@ class Zygote:
         try:
             self.proc = subprocess.Popen(
                 [python, "-m", "tuner.zygote", str(os.getpid()), *self.preload],
-                stdin=theirs, stdout=subprocess.DEVNULL, stderr=self._stderr, env=dict(env),
+                stdin=theirs.fileno(), stdout=subprocess.DEVNULL, stderr=self._stderr,
+                env=dict(env),
                 start_new_session=True,  # the terminal's Ctrl-C reaches the lab alone
             )  # fmt: skip
         except OSError as exc:
@@ -222,7 +223,8 @@ class _Server:
     def serve(self) -> None:
         try:
             while True:
-                ready, _, _ = select.select([self.control, self.lab, *self.children], [], [])
+                watched: list[socket.socket | int] = [self.control, self.lab, *self.children]
+                ready, _, _ = select.select(watched, [], [])
                 if self.lab in ready or (self.control in ready and not self._request()):
                     return
                 for pidfd in ready:

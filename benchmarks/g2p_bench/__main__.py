@@ -17,6 +17,7 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Any
 
 from g2p import sample_words
 from tfopt.environment import read_cpuinfo
@@ -173,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = QUICK if args.quick else FULL
     if args.passes is not None:
         settings = {**settings, "passes": args.passes}
-    record = {
+    record: dict[str, Any] = {
         "schema": SCHEMA,
         "benchmark": "g2p",
         "metadata": metadata(args.core),

@@ -4,6 +4,7 @@ single words separates the fixed cost from the per-step cost."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -44,8 +45,8 @@ def anatomy(mode: str, words: list[str]) -> dict[str, float]:
     for word in words:
         ids = encode([word], 1)
         phonemes = model.predict([word])[0]  # also the warmup
-        call = _best_seconds(lambda ids=ids: model.predict_ids(ids))
-        whole = _best_seconds(lambda word=word: model.predict([word]))
+        call = _best_seconds(functools.partial(model.predict_ids, ids))
+        whole = _best_seconds(functools.partial(model.predict, [word]))
         rows.append((sum(steps(word, phonemes)), call, whole))
     step_counts, calls, wholes = (np.array(column) for column in zip(*rows, strict=True))
     per_step, fixed = np.polyfit(step_counts, calls, 1)

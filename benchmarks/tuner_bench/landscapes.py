@@ -84,7 +84,10 @@ class RecordedLandscape(Landscape):
         data = json.loads(Path(path).read_text())
         self.environment = data.get("environment", {})
         self.space = Space(
-            {n: Int(*spec["int"], log=spec.get("log", False)) for n, spec in data["space"].items()}
+            {
+                name: Int(spec["int"][0], spec["int"][1], log=spec.get("log", False))
+                for name, spec in data["space"].items()
+            }
         )
         self.values = {self.space.key(p["config"]): p["value"] for p in data["points"]}
         missing = [c for c in self.space.grid() if self.space.key(c) not in self.values]

@@ -21,6 +21,7 @@ import platform
 import statistics
 import sys
 from pathlib import Path
+from typing import Any
 
 import tuner
 from tuner.limits import current
@@ -62,7 +63,7 @@ def measure(rounds: int) -> dict[str, list[float]]:
 
 
 def summary(times: dict[str, list[float]]) -> dict:
-    stats = {
+    stats: dict[str, dict[str, Any]] = {
         kind: {
             "median_s": statistics.median(values),
             "min_s": min(values),

@@ -12,6 +12,7 @@ import json
 import math
 import statistics
 from pathlib import Path
+from typing import Any
 
 from benchmarks.tuner_bench.landscapes import Landscape, RecordedLandscape, ThreadingLandscape
 from tuner.outcome import TrialOutcome, TrialStatus
@@ -36,14 +37,14 @@ def search(landscape: Landscape, strategy: str, noise: float, seed: int, budget:
         "evaluations": result.evaluated,
         "trials": len(result.trials),
         "fraction_of_grid": result.evaluated / space.size,
-        "gap": landscape.gap(result.best_config),
+        "gap": math.inf if result.best_config is None else landscape.gap(result.best_config),
     }
 
 
 def judge(landscape: Landscape, noise: float, seeds: range) -> dict:
     """Every strategy on one landscape: per-seed runs and their medians."""
     budget = max(1, math.floor(BUDGET_FRACTION * landscape.space.size))
-    out = {"grid_size": landscape.space.size, "budget": budget, "noise": noise}
+    out: dict[str, Any] = {"grid_size": landscape.space.size, "budget": budget, "noise": noise}
     for strategy in STRATEGIES:
         runs = [
             search(landscape, strategy, noise, seed, None if strategy == "grid" else budget)

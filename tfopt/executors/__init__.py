@@ -7,7 +7,8 @@ executor with a known truth, a cluster) plug into `tfopt.runner.Runner` the same
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..jobs import Job
@@ -20,11 +21,11 @@ class Executor(Protocol):
         the record's status says what happened."""
         ...
 
-    def can_tandem(self, configs: list[dict]) -> bool:
+    def can_tandem(self, configs: list[Mapping[str, Any]]) -> bool:
         """Whether workers of these configs can run as one tandem round (`tfopt.tandem`): then
         ``execute`` also takes ``tandem=`` (the worker's side of the turn-taking)."""
         ...
 
-    def trial_options(self, config: dict) -> dict:
+    def trial_options(self, config: Mapping[str, Any]) -> dict:
         """How a child for ``config`` starts (for the tuner, which runs its own children)."""
         ...

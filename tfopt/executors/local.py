@@ -7,8 +7,9 @@ imported TensorFlow once with the configuration's environment, unless the config
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from .. import variants as variants_mod
 from ..jobs import Job, env_for, task_for
@@ -46,7 +47,7 @@ class LocalExecutor:
             run_id=job.perm.run_id,
             worker=job.worker,
             label=job.label,
-            status=outcome.status.value,
+            status=outcome.status,
             params=job.perm.run_params,
             payload=outcome.payload if isinstance(outcome.payload, dict) else None,
             reason=outcome.reason,
@@ -56,13 +57,13 @@ class LocalExecutor:
             folder=str(job.folder.relative_to(self.out)),
         )
 
-    def can_tandem(self, configs: list[dict]) -> bool:
+    def can_tandem(self, configs: list[Mapping[str, Any]]) -> bool:
         """Workers on this machine, none in a container (its pipes would need mounting) and none
         measuring concurrent requests (that phase runs after the turns, so it would overlap)."""
         return all(not self.variants[config["variant"]].image and not concurrency_levels(config)
                    for config in configs)  # fmt: skip
 
-    def trial_options(self, config: dict) -> dict:
+    def trial_options(self, config: Mapping[str, Any]) -> dict:
         """How a child for ``config`` starts: fork or spawn, interpreter or image, and its env."""
         variant = self.variants[config["variant"]]
         options = variants_mod.run_options(variant, self._python(variant))

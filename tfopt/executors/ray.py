@@ -23,8 +23,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from .. import variants as variants_mod
 from ..jobs import Job, env_for, task_for
@@ -89,11 +90,11 @@ class RayExecutor:
         reason = f"no node finished this run in {self.tries} tries:\n" + "\n".join(losses)
         return self._record(job, {"status": "fail", "reason": reason, "node": {}})
 
-    def can_tandem(self, configs: list[dict]) -> bool:
+    def can_tandem(self, configs: list[Mapping[str, Any]]) -> bool:
         """A round's workers may land on different nodes."""
         return False
 
-    def trial_options(self, config: dict) -> dict:
+    def trial_options(self, config: Mapping[str, Any]) -> dict:
         """The tuner starts its own children where it runs: it is not sent to the cluster."""
         raise NotImplementedError("tuning runs on this machine; the Ray engine runs matrices")
 
@@ -322,7 +323,7 @@ def _ray_task():
 class _LazyRemote:
     """The Ray task, made on first use: importing this module must not need Ray."""
 
-    _task = None
+    _task: Any = None  # a Ray remote function
 
     def options(self, **options):
         if self._task is None:

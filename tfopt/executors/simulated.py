@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -87,11 +88,11 @@ class SimulatedExecutor:
             folder=f"{job.folder.parent.name}/{job.folder.name}",
         )  # fmt: skip
 
-    def can_tandem(self, configs: list[dict]) -> bool:
+    def can_tandem(self, configs: list[Mapping[str, Any]]) -> bool:
         """Every job is simulated on its own: turn-taking is not modelled."""
         return False
 
-    def trial_options(self, config: dict) -> dict:
+    def trial_options(self, config: Mapping[str, Any]) -> dict:
         raise NotImplementedError("the simulated executor runs no tuner trials")
 
 
@@ -127,9 +128,9 @@ def simulated_comparison(
     rng = np.random.default_rng(seed)
     clock = [0.0]
 
-    def measure(round_: int, order: list[str]) -> dict[str, float]:
+    def measure(round_: int, order: list[str]) -> dict[str, float | None]:
         groups = [order] if shared else [[label] for label in order]
-        medians = {}
+        medians: dict[str, float | None] = {}
         for group in groups:
             values, clock[0] = noise.process(rng, [truths[k] for k in group], sweeps, clock[0])
             medians.update({k: float(np.median(v)) for k, v in zip(group, values, strict=True)})

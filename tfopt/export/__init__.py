@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import summary as summary_mod
 from . import json_format, markdown_format, png_format
 
 REPORT_EXPORTERS = (json_format, png_format, markdown_format)
 
 
 def export_all(summary: dict, out: Path) -> list[Path]:
-    """Write every end-of-run format into ``out``; returns the files written."""
+    """Write every end-of-run format into ``out``; returns the files written. A summary read
+    back from ``out/summary.json`` (``tfopt report``) must be of a schema this tfopt reads."""
+    summary = summary_mod.from_dict(summary, out / json_format.SUMMARY)
     written: list[Path] = []
     for exporter in REPORT_EXPORTERS:
         written += exporter.export(summary, out)

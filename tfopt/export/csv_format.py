@@ -43,7 +43,7 @@ class RunDataCsv:
             line = text.count("\n") + 1
             print(f"tfopt: {self.path} line {line} was cut short; skipped", file=sys.stderr)
         reader = csv.reader(io.StringIO(text[:cut]))
-        header = next(reader, None)
+        header = next(reader, [])
         rows = []
         for fields in reader:
             if not fields:
@@ -56,7 +56,7 @@ class RunDataCsv:
 
     def completed(self) -> set[tuple[str, int]]:
         """Keys (run_id, worker) of the runs that finished."""
-        return {(r["run_id"], int(r["worker"])) for r in self.rows() if r.get("status") == OK}
+        return {(r["run_id"], int(r["worker"])) for r in self.rows() if r.get("status") == OK.value}
 
     def agrees_with(self, records: list[RunRecord]) -> bool:
         """Whether the file holds exactly one intact row per record, with its status."""

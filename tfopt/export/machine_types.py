@@ -82,7 +82,7 @@ def render(
     lines += ["## The same configuration across machine types (median ms/sweep)", "",
               "| configuration | " + " | ".join(types) + " |",
               "|---|" + "---:|" * len(types)]  # fmt: skip
-    for key in sorted(names, key=names.get):
+    for key in sorted(names, key=lambda key: names[key]):
         cells = [_median(entries[mtype].get(key)) for mtype in types]
         lines.append(f"| {names[key]} | " + " | ".join(cells) + " |")
     return lines
@@ -90,7 +90,7 @@ def render(
 
 def node_facts(records: list[RunRecord]) -> list[str]:
     """What the nodes of one type said about themselves, each distinct value once."""
-    nodes = [record.payload["node"] for record in records]
+    nodes = [(record.payload or {})["node"] for record in records]
 
     def distinct(key: str) -> str:
         values = {json.dumps(n.get(key), default=str): n.get(key) for n in nodes if n.get(key)}

@@ -51,10 +51,9 @@ def concurrency_entries(summary: dict) -> list[dict]:
     return [entry for entry in summary.get("configs", {}).values() if entry.get("concurrency")]
 
 
-def best_batch(entry: dict) -> dict | None:
-    """The batch size with the most rows per second."""
-    rows = batch_rows(entry)
-    return max(rows, key=lambda row: row["per_s"]) if rows else None
+def best_batch(entry: dict) -> dict:
+    """The batch size with the most rows per second (of one of `throughput_entries`)."""
+    return max(batch_rows(entry), key=lambda row: row["per_s"])
 
 
 def runtime_rows(summary: dict) -> list[dict]:

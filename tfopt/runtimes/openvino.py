@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 from .base import Runtime, Session
 
@@ -38,7 +39,7 @@ class OpenVino(Runtime):
         core = ov.Core()
         config = {"INFERENCE_PRECISION_HINT": self.precision, "INFERENCE_NUM_THREADS": threads,
                   "PERFORMANCE_HINT": "LATENCY"}  # fmt: skip
-        compiled: dict[tuple, object] = {}
+        compiled: dict[tuple, Any] = {}
         requests: dict[tuple, tuple] = {}
 
         def request_for(feed: dict):

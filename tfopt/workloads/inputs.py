@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 BATCH = -1
 INTEGER_RANGE = (0, 10)  # integers when no LOW..HIGH is given: valid ids for any vocabulary >= 10
@@ -76,7 +77,7 @@ def parse(text: str) -> InputSpec:
             raise ValueError(f"--input {text!r}: file {rest!r} does not exist")
         return InputSpec(name, npy=rest)
     shape_text, *extra = rest.split(":")
-    spec = {"name": name, "shape": _shape(shape_text, text)}
+    spec: dict[str, Any] = {"name": name, "shape": _shape(shape_text, text)}
     for part in extra:
         found = _RANGE.match(part)
         if found:
@@ -121,20 +122,21 @@ def resolve(signature: dict[str, dict], specs: list[InputSpec], where: str,
 def _feed(name: str, declared: dict, spec: InputSpec | None, where: str, npy_shape) -> Feed:
     dims, dtype = list(declared["shape"]), declared["dtype"]
     if spec is None:
-        shape = [BATCH if i == 0 and d is None else d for i, d in enumerate(dims)]
-        if None in shape:
+        filled = [BATCH if i == 0 and d is None else d for i, d in enumerate(dims)]
+        if None in filled:
             raise ValueError(
                 f"input {name!r} of {where} has shape {_dims_text(dims)}: dimension "
-                f"{shape.index(None)} is unknown and the lab will not guess it; give it with "
+                f"{filled.index(None)} is unknown and the lab will not guess it; give it with "
                 f"--input {name}:{_example(dims)}:{dtype} (-1 marks the batch dimension)"
             )
-        return Feed(name, tuple(shape), dtype, *_default_range(dtype))
+        return Feed(name, tuple(filled), dtype, *_default_range(dtype))
     if spec.dtype and spec.dtype != dtype:
         raise ValueError(f"--input {name}: dtype {spec.dtype} but {where} declares {dtype}")
     if spec.npy:
         shape = (BATCH, *npy_shape(spec.npy)[1:])
         _check_fits(name, shape, dims, where, f"rows of {spec.npy}")
         return Feed(name, shape, dtype, npy=spec.npy)
+    assert spec.shape is not None  # `parse` gives every spec without a file a shape
     _check_fits(name, spec.shape, dims, where, "the --input shape")
     if spec.low is not None and (dtype.startswith(("float", "bfloat")) or dtype == "bool"):
         raise ValueError(f"--input {name}: a range applies to integer inputs, not {dtype}")

@@ -15,7 +15,9 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ..runtimes.base import output_difference
 from ..variants import RUNTIME_ENV
@@ -31,7 +33,7 @@ DEFAULT_HINT = "throughput"
 HINT_CONCURRENCY = {"latency": None, "throughput": [1, 2, 4]}
 
 
-def concurrency_levels(config: dict) -> list[int] | None:
+def concurrency_levels(config: Mapping[str, Any]) -> list[int] | None:
     """The concurrent requests a config's workers measure: a SavedModel with the throughput
     hint (the default) sweeps them; anything else does not."""
     if not str(config.get("workload", "")).startswith("savedmodel:"):
@@ -91,7 +93,7 @@ class SavedModelWorkload(Workload):
                              f"it has {sorted(loaded.signatures)}")  # fmt: skip
         function = loaded.signatures[self.signature]
         feeds = inputs_mod.resolve(_declared(function), self.specs, self.where, _npy_shape)
-        details = {"inputs": [feed.describe() for feed in feeds]}
+        details: dict[str, Any] = {"inputs": [feed.describe() for feed in feeds]}
 
         def reference(feed: dict) -> dict:
             return {name: tensor.numpy() for name, tensor in function(**feed).items()}

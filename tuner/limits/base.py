@@ -45,7 +45,7 @@ import os
 import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import ClassVar, cast
 
 #: Below this a Python child cannot even import the standard library and report back.
 MIN_MEMORY = 64 * 1024**2
@@ -126,6 +126,11 @@ class Limits:
         self._check_memory()
         self._check_cpuset()
 
+    @property
+    def memory_bytes(self) -> int | None:
+        """``memory`` in bytes: a size such as ``"4G"`` is parsed when the limits are built."""
+        return cast("int | None", self.memory)
+
     def _check_cpus(self) -> None:
         if self.cpus is None:
             return
@@ -143,7 +148,7 @@ class Limits:
             )
 
     def _check_memory(self) -> None:
-        if self.memory is not None and self.memory < MIN_MEMORY:
+        if self.memory_bytes is not None and self.memory_bytes < MIN_MEMORY:
             raise ValueError(
                 f"memory={self.memory} bytes is below the {MIN_MEMORY // 1024**2} MiB "
                 "a Python child needs to start and report back"

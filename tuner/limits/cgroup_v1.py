@@ -25,6 +25,8 @@ class CgroupV1Confinement(Confinement):
             for limit, controller in CONTROLLER_OF.items():
                 if limits.as_dict()[limit] is not None:
                     parent = cgroupfs.v1_dir(controller, root)
+                    if parent is None:
+                        raise OSError(f"no cgroup v1 {controller} hierarchy under {root}")
                     self.dirs[controller] = cgroupfs.make_trial_dir(parent)
             self._configure()
         except OSError:
@@ -33,12 +35,12 @@ class CgroupV1Confinement(Confinement):
 
     def _configure(self) -> None:
         limits = self.limits
-        if "cpu" in self.dirs:
+        if "cpu" in self.dirs and limits.cpus is not None:
             cgroupfs.write(self.dirs["cpu"] / "cpu.cfs_period_us", PERIOD_US)
             cgroupfs.write(self.dirs["cpu"] / "cpu.cfs_quota_us", round(limits.cpus * PERIOD_US))
             self.enforced["cpus"] = "cpu.cfs_quota_us"
-        if "memory" in self.dirs:
-            self._cap_memory(self.dirs["memory"], limits.memory)
+        if "memory" in self.dirs and limits.memory_bytes is not None:
+            self._cap_memory(self.dirs["memory"], limits.memory_bytes)
         if "cpuset" in self.dirs:
             cpuset = self.dirs["cpuset"]
             cgroupfs.write(cpuset / "cpuset.mems", cgroupfs.read(cpuset.parent / "cpuset.mems"))

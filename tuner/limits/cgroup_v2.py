@@ -72,12 +72,15 @@ class CgroupV2Backend(Backend):
         missing = sorted(set(CONTROLLER_OF.values()) - available)
         if missing:
             return f"the cgroup v2 hierarchy at {mount} lacks the {', '.join(missing)} controllers"
-        if not os.access(cgroupfs.v2_dir(self.root), os.W_OK):
-            return f"cannot create cgroups under {cgroupfs.v2_dir(self.root)} (not writable)"
+        own = cgroupfs.v2_dir(self.root) or mount
+        if not os.access(own, os.W_OK):
+            return f"cannot create cgroups under {own} (not writable)"
         return None
 
     def open(self, limits: Limits) -> Confinement:
         parent = cgroupfs.v2_dir(self.root)
+        if parent is None:
+            raise OSError(f"no cgroup v2 hierarchy under {self.root}")
         wanted = {CONTROLLER_OF[k] for k, v in limits.as_dict().items() if v is not None}
         delegate(parent, wanted, is_root=parent == cgroupfs.v2_mount(self.root))
         return CgroupV2Confinement(limits, parent)

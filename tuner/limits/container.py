@@ -171,7 +171,7 @@ def engine_limits(limits: Limits) -> dict:
 
 
 def oom_reason(limits: Limits) -> str:
-    cap = "the host's memory" if limits.memory is None else format_memory(limits.memory)
+    cap = "the host's memory" if limits.memory_bytes is None else format_memory(limits.memory_bytes)
     return f"OOM-killed at {cap}"
 
 

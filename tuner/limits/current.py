@@ -53,16 +53,16 @@ def current(root: str | Path = cgroupfs.ROOT) -> Confines:
 def _cgroup_view(root: Path) -> tuple[str | None, float | None, int | None, str | None]:
     cpu, memory = cgroupfs.v1_dir("cpu", root), cgroupfs.v1_dir("memory", root)
     if cpu is not None or memory is not None:
-        cpuset = cgroupfs.v1_dir("cpuset", root)
         return (
             "v1",
             _v1_quota(cpu, root),
             _v1_memory(memory, root),
-            _read_opt(cpuset, "cpuset.cpus"),
+            _read_opt(cgroupfs.v1_dir("cpuset", root), "cpuset.cpus"),
         )
-    unified = cgroupfs.v2_dir(root)
-    if unified is not None and cgroupfs.read(unified.parent / "cgroup.controllers") is not None:
-        mount = cgroupfs.v2_mount(root)
+    unified, mount = cgroupfs.v2_dir(root), cgroupfs.v2_mount(root)
+    if unified is not None and mount is not None and (
+        cgroupfs.read(unified.parent / "cgroup.controllers") is not None
+    ):
         chain = cgroupfs.ancestors(unified, mount)
         cpuset = _read_opt(unified, "cpuset.cpus.effective")
         return "v2", _v2_quota(chain), _v2_memory(chain), cpuset

@@ -50,8 +50,8 @@ class FallbackConfinement(Confinement):
     def enter_child(self) -> None:
         if self.limits.cpus is not None or self.limits.cpuset is not None:
             os.sched_setaffinity(0, self.cores)
-        if self.limits.memory is not None:
-            cap = _address_space() + self.limits.memory
+        if self.limits.memory_bytes is not None:
+            cap = _address_space() + self.limits.memory_bytes
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
 
 

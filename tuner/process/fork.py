@@ -42,6 +42,7 @@ class ForkedTrial(ChildTrial):
         result = worker.record("fail", reason="the child failed before running the trial")
         try:
             self._setup_child()
+            assert self.target is not None  # only a fork point has none, and it has its own _child
             result = worker.call(self.target, self.args, self.kwargs)
         except BaseException as exc:  # noqa: B036 - the child must always reach os._exit
             result = setup_failure(exc)

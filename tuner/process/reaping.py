@@ -13,7 +13,7 @@ from typing import Any
 
 def read_until_eof(fd: int, deadline: float | None) -> bytes | None:
     """Everything the child writes until it closes its end; None if the deadline passes first."""
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         wait = None if deadline is None else max(0.0, deadline - time.monotonic())
         ready, _, _ = select.select([fd], [], [], wait)

@@ -14,6 +14,7 @@ from tuner.outcome import TrialOutcome
 from tuner.process.fork import ForkedTrial, check_fork_safe
 from tuner.process.spawn import SpawnedTrial
 from tuner.process.task import as_callable, spawn_task
+from tuner.process.trial import ChildTrial
 from tuner.process.zygote_client import wants_zygote, zygote_trial
 from tuner.zygote import ZygoteError
 
@@ -61,7 +62,8 @@ def run_in_child(
     limits = as_limits(limits)
     chosen = choose_backend(limits, mode, backend)
     with chosen.open(limits) as confinement:
-        if wants_zygote(preload, mode, chosen):
+        run: ChildTrial
+        if preload and wants_zygote(preload, mode, chosen):
             with contextlib.suppress(ZygoteError):  # no zygote: start as the mode says
                 run = zygote_trial(target, args, dict(kwargs or {}), env, python, mode,
                                    preload, confinement)  # fmt: skip

@@ -28,10 +28,11 @@ class SpawnedTrial(CapturedStderr):
             env=child_env(self.env),
             preexec_fn=self._in_child,
         )
+        assert proc.stdin is not None and proc.stdout is not None  # both are pipes, as asked
         proc.stdin.write(json.dumps(self.task).encode())
         proc.stdin.close()
         proc.returncode = 0  # reaped with wait4 (`reaping`): Popen must not reap it too
-        raw = proc.stdout.detach()
+        raw = proc.stdout.detach()  # type: ignore[attr-defined]  # a BufferedReader
         fd = os.dup(raw.fileno())
         raw.close()
         return proc.pid, fd

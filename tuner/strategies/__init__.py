@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from tuner.space import Space
 from tuner.strategies.base import Strategy
@@ -32,4 +32,4 @@ def strategy_class(name: str) -> type[Strategy]:
     """The strategy registered as ``name``."""
     if name not in STRATEGIES:
         raise ValueError(f"unknown strategy {name!r}; known: {', '.join(STRATEGIES)}")
-    return resolve(STRATEGIES[name])
+    return cast(type[Strategy], resolve(STRATEGIES[name]))

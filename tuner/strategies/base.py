@@ -64,7 +64,8 @@ class GeneratorStrategy(Strategy):
         self._pending = self._advance(value)
 
     def _advance(self, value: float | None) -> dict | None:
+        """The next configuration: the first one (``value`` None), or the one after ``value``."""
         try:
-            return self._search.send(value)
+            return next(self._search) if value is None else self._search.send(value)
         except StopIteration:
             return None

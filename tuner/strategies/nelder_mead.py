@@ -22,12 +22,15 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Generator
+from typing import cast
 
 from tuner.simplex import simplex_search
-from tuner.space import Int, Space
+from tuner.space import Choice, Int, Space
 from tuner.strategies.base import GeneratorStrategy, Search
 
 Measure = Generator[dict, float, float]
+# A phase of the search: what it yields and is told, then the best configuration and value.
+Phase = Generator[dict, float, tuple[dict, float]]
 MAX_SCOUTED_KNOBS = 4  # 2**4 = 16 corners; beyond that scouting would cost more than it finds
 
 
@@ -72,7 +75,7 @@ class NelderMead(GeneratorStrategy):
         names = self._moving()
         if not 0 < len(names) <= MAX_SCOUTED_KNOBS:
             return []
-        ends = [(self.space.params[n].lo, self.space.params[n].hi) for n in names]
+        ends = [(p.lo, p.hi) for p in self._ints(names)]
         return [{**config, **dict(zip(names, c, strict=True))} for c in itertools.product(*ends)]
 
     def _centre(self) -> dict:
@@ -89,11 +92,15 @@ class NelderMead(GeneratorStrategy):
             self.measured[key] = yield config
         return self.measured[key]
 
+    def _ints(self, names: list[str]) -> list[Int]:
+        """The integer knobs ``names`` (each one of `Space.ints`)."""
+        return [cast(Int, self.space.params[n]) for n in names]
+
     def _moving(self) -> list[str]:
         """The integer knobs that can move (a one-value Int is a constant)."""
         return [n for n in self.space.ints if self.space.params[n].size > 1]
 
-    def _integer_phase(self, config: dict, best: float) -> Generator[dict, float, tuple]:
+    def _integer_phase(self, config: dict, best: float) -> Phase:
         """Simplex then polish, restarted from the best with a fresh simplex while that helps
         (a collapsed simplex is Nelder-Mead's known failure mode)."""
         names = self._moving()
@@ -105,8 +112,8 @@ class NelderMead(GeneratorStrategy):
             config, best = (found, value) if improved else (config, best)
         return config, best
 
-    def _simplex(self, config: dict, best: float, names: list[str]) -> Generator:
-        params = [self.space.params[n] for n in names]
+    def _simplex(self, config: dict, best: float, names: list[str]) -> Phase:
+        params = self._ints(names)
         x0 = [p.coordinate(config[n]) for n, p in zip(names, params, strict=True)]
         search = simplex_search(
             x0,
@@ -164,7 +171,7 @@ class NelderMead(GeneratorStrategy):
 
         return converged
 
-    def _polish(self, config: dict, best: float, names: list[str]) -> Generator:
+    def _polish(self, config: dict, best: float, names: list[str]) -> Phase:
         """Compass search with step 1 until no neighbour is better: a discrete local minimum."""
         improved = True
         while improved:
@@ -178,18 +185,17 @@ class NelderMead(GeneratorStrategy):
 
     def _neighbours(self, config: dict, names: list[str]) -> list[dict]:
         out = []
-        for name in names:
-            p = self.space.params[name]
+        for name, p in zip(names, self._ints(names), strict=True):
             for delta in (-1, 1):
                 if p.lo <= config[name] + delta <= p.hi:
                     out.append({**config, name: config[name] + delta})
         return out
 
-    def _categorical_round(self, config: dict) -> Generator[dict, float, tuple]:
+    def _categorical_round(self, config: dict) -> Phase:
         """Try every other option of each categorical knob at ``config``; the best of them."""
         best_config, best = config, math.inf
         for name in self.space.choices:
-            for option in self.space.params[name].options:
+            for option in cast(Choice, self.space.params[name]).options:
                 if option == config[name]:
                     continue
                 candidate = {**config, name: option}
