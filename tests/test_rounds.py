@@ -14,10 +14,11 @@ DEFAULT = Budget()  # the decision loop's defaults
 RUNS = 1000
 
 
-def verdicts(true_speedup: float, budget: Budget, shared: bool, runs: int = RUNS):
+def verdicts(true_speedup: float, budget: Budget, shared: bool, runs: int = RUNS, **options):
     counts, covered = collections.Counter(), 0
     for seed in range(runs):
-        result, _ = simulated_comparison(true_speedup, budget, shared=shared, seed=seed)
+        result, _ = simulated_comparison(true_speedup, budget, shared=shared, seed=seed,
+                                         **options)  # fmt: skip
         counts[result.verdict] += 1
         covered += result.ci95[0] <= true_speedup <= result.ci95[1]
     return counts, covered / runs
@@ -42,6 +43,41 @@ def test_one_process_per_side_rounds_are_never_wrong_more_than_5_percent():
     faster, coverage = verdicts(1.10, DEFAULT, shared=False)
     assert faster[FASTER] >= 0.90 * RUNS and faster[SLOWER] == 0
     assert coverage >= 0.93
+
+
+@pytest.mark.slow
+def test_tandem_rounds_keep_the_error_rates_of_one_process_per_side():
+    """Each side still in a process of its own (its 12% offset stays), but taking turns on one
+    timeline: the rule's guarantees hold as for one process per side."""
+    same, same_coverage = verdicts(1.0, DEFAULT, shared=False, tandem=True)
+    assert same[FASTER] + same[SLOWER] <= 0.05 * RUNS
+    faster, coverage = verdicts(1.10, DEFAULT, shared=False, tandem=True)
+    assert faster[FASTER] >= 0.90 * RUNS and faster[SLOWER] == 0
+    assert min(same_coverage, coverage) >= 0.92
+
+
+def test_tandem_rounds_cancel_noise_that_varies_in_time():
+    """Where the machine's noise is bursts and drift rather than per-process offsets, a tandem
+    round sees it on both sides: every A/A says "no difference" where one-after-the-other rounds
+    leave many inconclusive, with narrower CIs that still cover the truth."""
+    in_time = NoiseModel(process_cv=0.02, burst_rate=0.02, drift=0.15, drift_period=60.0)
+    runs = 200
+
+    def widths(tandem: bool) -> tuple[collections.Counter, float, float]:
+        counts, covered, width = collections.Counter(), 0, []
+        for seed in range(runs):
+            result, _ = simulated_comparison(1.0, DEFAULT, tandem=tandem, noise=in_time,
+                                             seed=seed)  # fmt: skip
+            counts[result.verdict] += 1
+            covered += result.ci95[0] <= 1.0 <= result.ci95[1]
+            width.append(result.half_width)
+        return counts, covered / runs, sorted(width)[runs // 2]
+
+    tandem, tandem_coverage, tandem_width = widths(True)
+    apart, _, apart_width = widths(False)
+    assert tandem[NO_DIFFERENCE] >= 0.95 * runs > apart[NO_DIFFERENCE]
+    assert tandem_width < 0.75 * apart_width
+    assert tandem_coverage >= 0.93
 
 
 def test_stopping_on_significance_would_inflate_false_wins_and_the_loop_does_not():

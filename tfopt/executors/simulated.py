@@ -37,12 +37,18 @@ class NoiseModel:
     drift_period: float = 900.0  # seconds of virtual time per drift cycle
     overhead: float = 4.0  # seconds a process spends before its first timed sweep
 
-    def process(self, rng: np.random.Generator, truths: list[float], sweeps: int,
-                at: float) -> tuple[list[list[float]], float]:  # fmt: skip
+    def process(self, rng: np.random.Generator, truths: list[float], sweeps: int, at: float,
+                processes: int = 1) -> tuple[list[list[float]], float]:  # fmt: skip
         """One process measuring ``truths`` (one per side, alternated ABBA) for ``sweeps`` sweeps
-        per side, starting at virtual time ``at``: each side's sweeps and the time it ended."""
+        per side, starting at virtual time ``at``: each side's sweeps and the time it ended.
+        ``processes=len(truths)``: a tandem round instead, each side in a process of its own
+        (its own offset) but all taking turns on one timeline (bursts and drift shared)."""
         sides = np.asarray(abba(len(truths), sweeps))
-        values = np.asarray(truths)[sides] * math.exp(rng.normal(0.0, self.process_cv))
+        if processes == 1:
+            values = np.asarray(truths)[sides] * math.exp(rng.normal(0.0, self.process_cv))
+        else:
+            offsets = np.exp(rng.normal(0.0, self.process_cv, processes))
+            values = (np.asarray(truths) * offsets)[sides]
         values = values * np.exp(rng.normal(0.0, self.sweep_cv, len(sides)))
         starts = rng.random(len(sides)) < self.burst_rate
         bursting = np.convolve(starts, np.ones(self.burst_sweeps))[: len(sides)] > 0
@@ -113,6 +119,7 @@ def simulated_comparison(
     budget: Budget,
     *,
     shared: bool = False,
+    tandem: bool = False,
     sweeps: int = 20,
     seconds: float = 0.015,
     noise: NoiseModel | None = None,
@@ -122,13 +129,18 @@ def simulated_comparison(
 ) -> tuple[Comparison, Rounds]:
     """``b`` against ``a`` (b is ``true_speedup`` times faster) through the real decision loop,
     with neither files nor processes: thousands run in seconds. ``shared``: both in one process
-    per round (ABBA), else one process each per round, in the round's random order."""
+    per round (ABBA), else one process each per round, in the round's random order, or with
+    ``tandem`` all at once taking turns (`tfopt.tandem`)."""
     noise = noise or NoiseModel()
     truths = {"a": seconds, "b": seconds / true_speedup}
     rng = np.random.default_rng(seed)
     clock = [0.0]
 
     def measure(round_: int, order: list[str]) -> dict[str, float | None]:
+        if tandem and not shared:
+            values, clock[0] = noise.process(rng, [truths[k] for k in order], sweeps, clock[0],
+                                             processes=len(order))  # fmt: skip
+            return {k: float(np.median(v)) for k, v in zip(order, values, strict=True)}
         groups = [order] if shared else [[label] for label in order]
         medians: dict[str, float | None] = {}
         for group in groups:
