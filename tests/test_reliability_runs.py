@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from test_reliability_inputs import tfopt  # in this process, its signal handlers undone
 
+from tests.in_process import tfopt
 from tfopt.export.csv_format import RUN_DATA, CsvError, RunDataCsv
 from tfopt.records import RecordStore, RunRecord, read_folder, write_record
 
