@@ -34,6 +34,18 @@ def lab_image() -> str:
     return LAB_IMAGE
 
 
+@pytest.fixture(scope="session")
+def models(tmp_path_factory) -> Path:
+    """Real SavedModels: lstm (input (None, None) int32) and tiny (input (None, 8))."""
+    folder = tmp_path_factory.mktemp("models")
+    script = ("import sys; from examples.workloads.keras_models import export; "
+              "[export(name, f'{sys.argv[1]}/{name}') for name in ('tiny', 'lstm')]")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", script, str(folder)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return folder
+
+
 @pytest.fixture
 def build_image():
     """``build_image(image, *docker_build_args, cwd=ROOT)``: build as `make image` does."""
