@@ -1,5 +1,6 @@
 """Shared fixtures. Tests run from the repo root against the project's .venv."""
 
+import functools
 import json
 import os
 import signal
@@ -73,12 +74,28 @@ def _build_image(image: str, *docker_args: str, cwd: Path = ROOT) -> str:
 # to stay fast) carry the ``tf_runtime`` marker and run after every other test, whatever order the
 # modules were given in; every other test must leave the runtime unstarted, which the fixture
 # below checks, so that a test missing the marker fails at once instead of breaking later ones.
+# The pools are sized before the first tf_runtime test (and its module's fixtures), so that all
+# of them run with the same pools whichever comes first.
 TF_RUNTIME = "tf_runtime"
+TF_RUNTIME_THREADS = [1, 1]  # inter, intra: what the benchmark's contenders set for themselves
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Move the ``tf_runtime`` tests after the rest (a stable sort: nothing else is reordered)."""
     items.sort(key=lambda item: item.get_closest_marker(TF_RUNTIME) is not None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker(TF_RUNTIME) is not None:
+        _size_tensorflow_pools()
+
+
+@functools.cache
+def _size_tensorflow_pools() -> None:
+    from tuner.tf import set_threading
+
+    set_threading(TF_RUNTIME_THREADS)
 
 
 def _tensorflow_runtime_started() -> bool:
