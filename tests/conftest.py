@@ -1,5 +1,6 @@
 """Shared fixtures. Tests run from the repo root against the project's .venv."""
 
+import functools
 import json
 import os
 import signal
@@ -34,6 +35,18 @@ def lab_image() -> str:
     return LAB_IMAGE
 
 
+@pytest.fixture(scope="session")
+def models(tmp_path_factory) -> Path:
+    """Real SavedModels: lstm (input (None, None) int32) and tiny (input (None, 8))."""
+    folder = tmp_path_factory.mktemp("models")
+    script = ("import sys; from examples.workloads.keras_models import export; "
+              "[export(name, f'{sys.argv[1]}/{name}') for name in ('tiny', 'lstm')]")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", script, str(folder)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    return folder
+
+
 @pytest.fixture
 def build_image():
     """``build_image(image, *docker_build_args, cwd=ROOT)``: build as `make image` does."""
@@ -55,13 +68,56 @@ def _build_image(image: str, *docker_args: str, cwd: Path = ROOT) -> str:
     return done.stderr
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run tests that start TensorFlow's runtime in the pytest process last.
+# One ordering constraint is real and made explicit here: once a tensor exists in a process,
+# TensorFlow's thread pools are fixed and the tuner (rightly) refuses to fork it. Tests that start
+# the runtime in the pytest process itself (the g2p model tests, which keep one model per module
+# to stay fast) carry the ``tf_runtime`` marker and run after every other test, whatever order the
+# modules were given in; every other test must leave the runtime unstarted, which the fixture
+# below checks, so that a test missing the marker fails at once instead of breaking later ones.
+# The pools are sized before the first tf_runtime test (and its module's fixtures), so that all
+# of them run with the same pools whichever comes first.
+TF_RUNTIME = "tf_runtime"
+TF_RUNTIME_THREADS = [1, 1]  # inter, intra: what the benchmark's contenders set for themselves
 
-    Once a tensor exists, forking is unsafe and the tuner rightly refuses to fork; tests of the
-    forking machinery must therefore run before any test that uses TensorFlow in-process.
-    """
-    items.sort(key=lambda item: item.get_closest_marker("tf_runtime") is not None)
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Move the ``tf_runtime`` tests after the rest (a stable sort: nothing else is reordered)."""
+    items.sort(key=lambda item: item.get_closest_marker(TF_RUNTIME) is not None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker(TF_RUNTIME) is not None:
+        _size_tensorflow_pools()
+
+
+@functools.cache
+def _size_tensorflow_pools() -> None:
+    from tuner.tf import set_threading
+
+    set_threading(TF_RUNTIME_THREADS)
+
+
+def _tensorflow_runtime_started() -> bool:
+    from tuner.process import check_fork_safe
+
+    try:
+        check_fork_safe()
+    except RuntimeError:
+        return True
+    return False
+
+
+@pytest.fixture(autouse=True)
+def _tensorflow_runtime_only_where_marked(request):
+    """Fail a test that starts TensorFlow's runtime in this process without the marker."""
+    before = _tensorflow_runtime_started()
+    yield
+    if not before and request.node.get_closest_marker(TF_RUNTIME) is None and \
+            _tensorflow_runtime_started():  # fmt: skip
+        pytest.fail(f"{request.node.nodeid} started TensorFlow's runtime in the pytest process: "
+                    f"mark it {TF_RUNTIME} (or run TensorFlow in a child), or the forking tests "
+                    "after it would fail")  # fmt: skip
 
 
 class LabZygote:

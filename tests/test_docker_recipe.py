@@ -68,21 +68,25 @@ def test_no_copy_source_can_expand_to_the_whole_context():
             assert not re.search(r"\$\{\w+\}|\$\w", args), args
 
 
-def test_the_entry_point_starts_as_root_and_drops_to_the_results_folders_owner():
-    """Root only to look at /results; the command runs as its owner (test_docker_results.py)."""
-    users = [args for keyword, args in instructions(DOCKERFILE) if keyword == "USER"]
-    assert not users
-    script = (ROOT / "docker" / "entrypoint.sh").read_text()
-    assert "stat -c '%u %g' \"$RESULTS\"" in script
-    assert "exec setpriv --reuid=\"$uid\" --regid=\"$gid\"" in script
-
-
-def test_a_variant_image_takes_its_lock_and_labels_the_build():
-    defaults = arg_defaults(DOCKERFILE)
-    assert defaults["LOCK"] == "requirements.lock" and defaults["VARIANT"] == ""
-    labels = " ".join(args for keyword, args in instructions(DOCKERFILE) if keyword == "LABEL")
-    assert 'tfopt.variant="${VARIANT}"' in labels and 'tfopt.build="${BUILD_RECORD}"' in labels
-    assert stage_of(DOCKERFILE, "install-locked deps \"/tmp/lock/${LOCK##*/}\"")
+@pytest.mark.parametrize("owner", [(0, 0), (1234, 1235)], ids=["root-owned", "uid-1234"])
+def test_the_entry_point_runs_the_command_as_the_mounted_results_folders_owner(
+    small_filesystem, tmp_path, owner
+):
+    """The entry point itself, run here as the image runs it (as root: no USER in the recipe),
+    with a mounted folder in place of /results. In real containers: test_docker_results.py."""
+    assert not [args for keyword, args in instructions(DOCKERFILE) if keyword == "USER"]
+    if os.getuid() != 0:
+        pytest.skip("the entry point starts as root")
+    results = small_filesystem("size=1m")
+    os.chown(results, *owner)
+    script = tmp_path / "entrypoint.sh"
+    script.write_text((ROOT / "docker" / "entrypoint.sh").read_text()
+                      .replace("RESULTS=/results", f"RESULTS={results}")
+                      .replace("/tmp/home-", f"{tmp_path}/home-"))  # fmt: skip
+    done = subprocess.run(["sh", str(script), "sh", "-c", 'echo "$(id -u) $(id -g)"; exit 3'],
+                          capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert done.returncode == 3, done.stderr  # the command's own exit status
+    assert done.stdout.split() == [str(owner[0]), str(owner[1])]
 
 
 def test_a_variant_without_a_lock_is_refused_naming_the_locked_ones():
@@ -128,13 +132,46 @@ def test_the_helper_scripts_are_valid_shell():
         assert check.returncode == 0, f"{script.name}: {check.stderr}"
 
 
-def test_the_tensorflow_recipe_takes_version_and_copts_and_keeps_only_the_wheel():
+#: Stand-ins for the build stage's tools: each notes its arguments, one per line; bazel leaves a
+#: wheel where TensorFlow's wheel target puts it.
+FAKE_TOOLS = {
+    "git": 'printf "%s\\n" "$@" > "$NOTES/git"\n',
+    "bazel": 'printf "%s\\n" "$@" > "$NOTES/bazel"\n'
+             "mkdir -p bazel-bin/tensorflow/tools/pip_package/wheel_house\n"
+             "touch bazel-bin/tensorflow/tools/pip_package/wheel_house/tensorflow_cpu-x.whl\n",
+}
+
+
+def test_the_tensorflow_build_passes_each_flag_on_and_keeps_the_wheel_and_its_flags(tmp_path):
+    """The build stage's RUN steps, run by sh with the build arguments in the environment as
+    Docker runs them, against stand-in git and bazel."""
     defaults = arg_defaults(TF_DOCKERFILE)
     assert re.fullmatch(r"\d+\.\d+\.\d+", defaults["TF_VERSION"])
     assert defaults["PYTHON_VERSION"] == "3.11"  # the lock's interpreter
-    build = " ".join(args for keyword, args in instructions(TF_DOCKERFILE) if keyword == "RUN")
-    assert "--copt=${flag}" in build and "for flag in ${COPTS}" in build
-    assert "v${TF_VERSION}" in build and "pip_package:wheel" in build
+    tools, notes, work, out = (tmp_path / name for name in ("bin", "notes", "work", "out"))
+    for folder in (tools, notes, work):
+        folder.mkdir()
+    for name, body in FAKE_TOOLS.items():
+        (tools / name).write_text("#!/bin/sh\n" + body)
+        (tools / name).chmod(0o755)
+    env = {**os.environ, **defaults, "COPTS": "-O3 -march=haswell",
+           "BAZEL_OPTIONS": "--jobs=8 --local_ram_resources=16384", "NOTES": str(notes),
+           "PATH": f"{tools}:{os.environ['PATH']}"}  # fmt: skip
+    for keyword, args in instructions(TF_DOCKERFILE):
+        if keyword == "RUN":
+            done = subprocess.run(["sh", "-c", args.replace("/out", str(out))], cwd=work, env=env,
+                                  capture_output=True, text=True, timeout=60)  # fmt: skip
+            assert done.returncode == 0, done.stderr
+    git = (notes / "git").read_text().split()
+    assert git[:4] == ["clone", "--depth", "1", "--branch"]
+    assert git[4] == f"v{defaults['TF_VERSION']}" and git[5] == defaults["TF_REPO"]
+    bazel = (notes / "bazel").read_text().splitlines()
+    assert bazel[0] == "build" and bazel[-1] == "//tensorflow/tools/pip_package:wheel"
+    assert {"--config=release_cpu_linux", "--copt=-O3", "--copt=-march=haswell", "--jobs=8",
+            "--local_ram_resources=16384", "--repo_env=HERMETIC_PYTHON_VERSION=3.11",
+            "--repo_env=WHEEL_NAME=tensorflow_cpu"} == set(bazel[1:-1])  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == ["build-flags.txt", "tensorflow_cpu-x.whl"]
+    assert "COPTS=-O3 -march=haswell\n" in (out / "build-flags.txt").read_text()
     last_from = [args for keyword, args in instructions(TF_DOCKERFILE) if keyword == "FROM"][-1]
     assert last_from.startswith("scratch")
     assert instructions(TF_DOCKERFILE)[-1] == ("COPY", "--from=build /out/ /wheels/")

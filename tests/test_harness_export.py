@@ -2,50 +2,14 @@
 
 import json
 
-import numpy as np
+import pytest
 
+from tests.summaries import lab_summary, record
 from tfopt.cli import main
 from tfopt.export import export_all
 from tfopt.export.csv_format import RunDataCsv
-from tfopt.recommend import contradictions, paste_lines
+from tfopt.recommend import contradictions
 from tfopt.records import RunRecord
-from tfopt.summary import comparison, config_entry
-
-SIZES = [1, 2, 6]
-
-
-def record(label: str, median: float, worker: int = 0, params: dict | None = None) -> RunRecord:
-    """A worker's record as the runner builds it from a child's JSON payload."""
-    rng = np.random.default_rng(worker + int(median * 1e4))
-    latencies = {str(s): list(median * s / 9 * np.exp(rng.normal(0, 0.02, 12))) for s in SIZES}
-    sweeps = [sum(vals) for vals in zip(*latencies.values(), strict=True)]
-    payload = {"latencies": latencies, "sweeps": sweeps, "items_per_sweep": 9, "unit": "words",
-               "tensorflow": "2.21.0"}  # fmt: skip
-    return RunRecord(f"id-{label}", worker, label, "complete", params or {"mode": label},
-                     payload=payload, folder=f"runs/{label}")  # fmt: skip
-
-
-GRAPH = {"variant": "stock", "mode": "graph", "knobs": {"intra": 1, "onednn": False}}
-
-
-def lab_summary() -> dict:
-    configs = {
-        "initial": config_entry("initial", {"mode": "eager"}, [record("initial", 0.09, w)
-                                                               for w in (0, 1)]),
-        "graph": config_entry("graph", GRAPH, [record("graph", 0.03, w) for w in (0, 1)]),
-    }  # fmt: skip
-    vs = comparison(configs["initial"], configs["graph"], 0.05, 0.05)
-    return {
-        "schema": 1, "kind": "lab", "title": "tfopt lab: g2p",
-        "environment": {"cpu": {"model": "Test CPU", "visible_cores": [0, 1]},
-                        "limits": {"cpu_quota_cores": 1.0, "memory_limit": 2**32}},
-        "configs": configs,
-        "steps": [{"name": "graph", "label": "graph", "file": "graph", "change": "graph mode",
-                   "kept": True, "vs_initial": vs, "vs_previous": vs}],
-        "comparisons": [], "best": "graph", "speedup": vs,
-        "recommended": {"variant": "stock", "mode": "graph", "intra": 1, "onednn": False},
-        "recommendation": paste_lines(GRAPH),
-    }  # fmt: skip
 
 
 def test_csv_rows_are_appended_as_runs_finish_and_completed_keys_resume(tmp_path):
@@ -59,7 +23,8 @@ def test_csv_rows_are_appended_as_runs_finish_and_completed_keys_resume(tmp_path
     assert [r["label"] for r in rows] == ["a", "b", "c"]
     assert rows[2]["param.knobs.inter"] == "2" and rows[0]["param.knobs.inter"] == ""
     assert csv.completed() == {("id-a", 0), ("id-c", 0)}  # the timeout is retried on rerun
-    assert float(rows[0]["sweep_p50_ms"]) > 0 and rows[0]["sweeps_ms"].count(";") == 11
+    assert float(rows[0]["sweep_p50_ms"]) == pytest.approx(10.0, rel=0.05)  # a 10 ms median
+    assert rows[0]["sweeps_ms"].count(";") == 11
 
 
 def test_summary_figures_and_comparison():
@@ -68,7 +33,7 @@ def test_summary_figures_and_comparison():
     assert graph["workers"] == 2 and len(graph["sweeps_ms"]) == 24
     assert set(graph["by_size"]) == {"1", "2", "6"}
     assert graph["sweep"]["p50"] <= graph["sweep"]["p90"] <= graph["sweep"]["p99"]
-    assert graph["throughput"] > 0
+    assert graph["throughput"] == pytest.approx(9 / (graph["sweep"]["median"] / 1000))  # words/s
     assert summary["speedup"]["win"] and 2.5 < summary["speedup"]["value"] < 3.5
 
 

@@ -15,13 +15,9 @@ def run_python(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
     )
 
 
-def test_design_card_layout_exists():
-    for name in ["Dockerfile", "tensorflow", "g2p", "profile.py", "results", "tuner", "tests"]:
-        assert (ROOT / name).exists(), name
-
-
 def test_profile_import_from_repo_root_is_the_standard_library():
     """`python -m cProfile` puts the current folder first: `import profile` must stay stdlib's."""
+    assert (ROOT / "profile.py").is_file()  # the clash is real: the harness script is beside it
     out = run_python("-c", "import profile, sysconfig; print(profile.__file__)")
     assert out.returncode == 0, out.stderr
     assert Path(out.stdout.strip()).parent == Path(sysconfig_stdlib())
@@ -46,6 +42,7 @@ def test_python_m_profile_from_repo_root_runs_the_standard_library_profiler(tmp_
 
 
 def test_tensorflow_folder_never_shadows_the_real_package():
+    assert (ROOT / "tensorflow").is_dir()  # the clash is real: the wheel recipe's folder
     out = run_python("-c", "import tensorflow as tf; print(tf.__file__); print(tf.__version__)")
     assert out.returncode == 0, out.stderr
     tf_file, version = out.stdout.split()[-2:]

@@ -80,8 +80,7 @@ def test_tuning_trials_run_the_configuration_they_tune(tmp_path, monkeypatch, in
 def test_the_best_comes_from_the_final_rounds_never_from_screening():
     """The final rounds alone decide: the fastest configuration faster than initial that no
     other beats, whatever screening kept (onednn) or dropped (batching)."""
-    from test_harness_export import record
-
+    from tests.summaries import record
     from tfopt.recommend import best_config
     from tfopt.summary import config_entry
 

@@ -2,8 +2,7 @@
 
 import sys
 
-from test_harness_export import record
-
+from tests.summaries import record
 from tfopt.export import export_all
 from tfopt.lab import Lab, LabSettings
 from tfopt.summary import config_entry
@@ -53,8 +52,7 @@ def test_recommended_settings_keep_what_was_set_and_leave_out_defaults():
 def test_the_consistency_check_names_a_best_line_the_tables_contradict(tmp_path):
     """A report seen in practice: screening kept onednn, the final rounds show batching fastest;
     a Best line naming onednn is caught, and the lab's own summary has no contradiction."""
-    from test_harness_export import record
-
+    from tests.summaries import record
     from tfopt.recommend import contradictions, paste_lines
 
     lab = Lab(LabSettings(base={"sizes": [1, 2, 6]}, steps=["batching", "onednn"]), tmp_path)

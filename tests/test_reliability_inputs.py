@@ -3,30 +3,17 @@ no traceback, and nothing measured (no run folder, no run_data.csv)."""
 
 import json
 import os
-import signal
 from pathlib import Path
 
 import pytest
 
-from tfopt import cli
+from tests.in_process import tfopt
 from tfopt.workloads.base import load_callable
 
 CHEAP = {"workload": "tests.cheap_workload:make_model",
          "inputs": "tests.cheap_workload:make_inputs", "sizes": [1], "warmup": 0,
          "repeats": 3, "workers": 1}  # fmt: skip
 LAB = ["profile", "--workload", CHEAP["workload"], "--inputs", CHEAP["inputs"], "--quick"]
-
-
-def tfopt(argv) -> int:
-    """``tfopt argv`` in this process; its exit code (the signal handlers it sets are undone)."""
-    saved = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGHUP)}
-    try:
-        return cli.main([str(a) for a in argv])
-    except SystemExit as exit_:  # argparse refuses a bad flag this way
-        return exit_.code
-    finally:
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
 
 
 def refused(argv, out: Path, capsys) -> str:

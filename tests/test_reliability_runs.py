@@ -9,12 +9,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-from test_reliability_inputs import tfopt  # in this process, its signal handlers undone
 
+from tests.in_process import tfopt
+from tests.procfs import children_of, is_running
+from tests.waiting import wait_until
 from tfopt.export.csv_format import RUN_DATA, CsvError, RunDataCsv
 from tfopt.records import RecordStore, RunRecord, read_folder, write_record
 
@@ -187,13 +188,13 @@ def test_a_second_lab_on_the_same_out_is_refused_naming_the_holder(tmp_path, cap
 def test_sigterm_and_sighup_stop_the_lab_like_ctrl_c(tmp_path, signum, code):
     """The worker is killed with the lab's stop, its trial cgroup removed, and the exit code
     says which signal it was; a rerun resumes."""
-    config = write_config(tmp_path / "m.json", cpus=1, env={"CHEAP_WORKLOAD_SLEEP": "60"})
+    config = write_config(tmp_path / "m.json", cpus=1, env={"CHEAP_WORKLOAD_SLEEP": "600"})
     out = tmp_path / "out"
     argv = [sys.executable, "-m", "tfopt", "profile", "--config", str(config), "--out", str(out)]
     lab = subprocess.Popen(argv, cwd=ROOT, stderr=subprocess.PIPE, text=True)
     try:
         worker = wait_for_child(lab.pid)  # signalled as soon as it forks, the worst moment
-        cgroups = trial_cgroups(lab.pid)
+        cgroups = wait_until(lambda: trial_cgroups(lab.pid), "the worker's trial cgroup")
         lab.send_signal(signum)
         _, err = lab.communicate(timeout=120)
     finally:
@@ -202,39 +203,38 @@ def test_sigterm_and_sighup_stop_the_lab_like_ctrl_c(tmp_path, signum, code):
     assert cgroups, "the run should be confined by a trial cgroup (cpus=1)"
     assert lab.returncode == code, err
     assert "Run the same command again to resume" in err
-    assert not Path(f"/proc/{worker}").exists()  # not orphaned, still measuring
+    # Killed, not orphaned and still measuring (its 600 s call would outlast the wait); a
+    # killed process leaves /proc asynchronously, once its parent or init has reaped it.
+    wait_until(lambda: not is_running(worker), f"the worker {worker} to end")
     assert not [path for path in cgroups if path.exists()]
 
 
 def wait_for_child(pid: int) -> int:
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    for _ in range(6000):
-        found = children.read_text().split() if children.exists() else []
-        if found:
-            return int(found[0])
-        time.sleep(0.01)
-    raise AssertionError(f"process {pid} started no worker")
+    return wait_until(lambda: children_of(pid), f"process {pid} to start a worker")[0]
 
 
 def trial_cgroups(pid: int) -> list[Path]:
-    for _ in range(500):
-        found = list(Path("/sys/fs/cgroup").glob(f"*/**/tfopt-trial-{pid}-*"))
-        if found:
-            return found
-        time.sleep(0.01)
-    return []
+    return list(Path("/sys/fs/cgroup").glob(f"*/**/tfopt-trial-{pid}-*"))
+
+
+def sleeping(marks: Path, count: int) -> tuple[str, int]:
+    """The lab_zygote's ``once``: ``count`` calls of the cheap workload have started sleeping."""
+    marks.mkdir(exist_ok=True)
+    return str(marks / "sleeping-*"), count
 
 
 @pytest.mark.timeout(150)  # before: it waited for the runs in flight (400 s here)
 def test_ctrl_c_in_a_parallel_run_kills_the_runs_in_flight_and_keeps_the_finished(
     lab_zygote, tmp_path
 ):
+    marks = tmp_path / "marks"
     config = write_config(tmp_path / "m.json", parallel=True, cpus=1,
-                          env={"CHEAP_WORKLOAD_SLEEP": ["0", "100"]})  # fmt: skip
+                          env={"CHEAP_WORKLOAD_SLEEP": ["0", "100"],
+                               "CHEAP_WORKLOAD_MARKS": str(marks)})  # fmt: skip
     out = tmp_path / "out"
-    finished_two = (str(out / "runs" / "*" / "run-*.json"), 2)  # then the sleepers start
-    reply = run_lab(lab_zygote, tmp_path, config, out, signal=signal.SIGINT, after=2.0,
-                    once=finished_two)  # fmt: skip
+    # The two quick runs have finished once both sleepers are sleeping: interrupt them then.
+    reply = run_lab(lab_zygote, tmp_path, config, out, signal=signal.SIGINT,
+                    once=sleeping(marks, 2))  # fmt: skip
     assert reply["sent"] and reply["exit"] == 130, reply["log"]
     assert "stopping the 2 run(s) in flight" in reply["log"]
     kept = records(out)
@@ -245,16 +245,16 @@ def test_ctrl_c_in_a_parallel_run_kills_the_runs_in_flight_and_keeps_the_finishe
 def test_a_lab_killed_with_kill_9_leaves_no_worker_and_its_cgroup_is_removed_next_time(
     lab_zygote, tmp_path
 ):
-    slow = write_config(tmp_path / "slow.json", cpus=1, env={"CHEAP_WORKLOAD_SLEEP": "60"})
-    killed = run_lab(lab_zygote, tmp_path, slow, tmp_path / "a", signal=signal.SIGKILL, after=4.0)
+    marks = tmp_path / "marks"
+    slow = write_config(tmp_path / "slow.json", cpus=1, env={"CHEAP_WORKLOAD_SLEEP": "60",
+                                                              "CHEAP_WORKLOAD_MARKS": str(marks)})
+    killed = run_lab(lab_zygote, tmp_path, slow, tmp_path / "a", signal=signal.SIGKILL,
+                     once=sleeping(marks, 1))  # fmt: skip
     assert killed["sent"], killed["log"]
-    left = list(Path("/sys/fs/cgroup").glob(f"*/**/tfopt-trial-{killed['pid']}-*"))
+    left = trial_cgroups(killed["pid"])
     assert left, "the run should have been confined by a trial cgroup (cpus=1)"
-    for _ in range(500):  # the worker dies with its lab (parent-death signal)
-        if not any((path / "cgroup.procs").read_text().split() for path in left):
-            break
-        time.sleep(0.01)
-    assert not any((path / "cgroup.procs").read_text().split() for path in left)
+    wait_until(lambda: not any((path / "cgroup.procs").read_text().split() for path in left),
+               "the worker to die with its lab (parent-death signal)")  # fmt: skip
     quick = write_config(tmp_path / "quick.json", cpus=1)
     assert run_lab(lab_zygote, tmp_path, quick, tmp_path / "b")["exit"] == 0
     assert not [path for path in left if path.exists()]  # removed by the next lab

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 import tuner
+from tests.procfs import is_running
+from tests.waiting import wait_until
 from tuner.limits import choose_backend
 from tuner.log import TrialLog
 from tuner.outcome import TrialOutcome, TrialStatus
@@ -37,7 +39,7 @@ def test_a_cut_last_line_is_reported_and_the_next_trial_starts_on_a_fresh_line(t
     assert f"{path} line 3 was cut short" in capsys.readouterr().err
     assert resumed.lookup({"x": 1}, 0) and not resumed.lookup({"x": 2}, 0)
     resumed.append(trial(3))
-    assert log_of(path).lookup({"x": 3}, 0) is not None  # not glued onto the fragment
+    assert log_of(path).lookup({"x": 3}, 0).value == 3.0  # not glued onto the fragment
 
 
 def test_a_broken_line_inside_the_log_is_refused_naming_file_and_line(tmp_path):
@@ -57,7 +59,7 @@ def test_a_log_of_another_objective_is_refused_naming_the_difference(tmp_path):
         log_of(path, eager)
     with pytest.raises(ValueError, match="another objective"):
         log_of(path, None)  # a log written with a key is not reused without one
-    assert log_of(path).lookup({"x": 1}, 0) is not None
+    assert log_of(path).lookup({"x": 1}, 0).value == 1.0  # the right objective reads it back
 
 
 def test_minimize_refuses_a_stale_log_instead_of_answering_from_it(tmp_path):
@@ -120,14 +122,6 @@ def cgroup_or_skip(limits: dict | None) -> None:
         pytest.skip(f"no cgroup backend here (chose {backend.name})")
 
 
-def alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
-
-
 @pytest.mark.parametrize("limits", [None, {"cpus": 1}], ids=["no-limits", "cpus"])
 @pytest.mark.parametrize("then_sleep", [0.0, 60.0], ids=["returns", "times-out"])
 def test_a_trial_in_its_own_session_does_not_escape_and_its_cgroup_is_removed(
@@ -140,9 +134,6 @@ def test_a_trial_in_its_own_session_does_not_escape_and_its_cgroup_is_removed(
     assert outcome.status is (TrialStatus.COMPLETE if not then_sleep
                               else TrialStatus.TIMEOUT)  # fmt: skip
     escaped = int(pid_file.read_text())
-    for _ in range(200):  # killed processes are reaped by init asynchronously
-        if not alive(escaped):
-            break
-        time.sleep(0.01)
-    assert not alive(escaped)
+    # killed processes are reaped by init asynchronously
+    wait_until(lambda: not is_running(escaped), "the escaped process to end")
     assert not list(Path("/sys/fs/cgroup").glob(f"*/**/tfopt-trial-{os.getpid()}-*"))

@@ -29,18 +29,6 @@ def run_tfopt(capsys, *args: str) -> tuple[int, str]:
     return code, capsys.readouterr().err
 
 
-@pytest.fixture(scope="session")
-def models(tmp_path_factory) -> Path:
-    """Real SavedModels: lstm (input (None, None) int32) and tiny (input (None, 8))."""
-    folder = tmp_path_factory.mktemp("models")
-    script = ("import sys; from examples.workloads.keras_models import export; "
-              "[export(name, f'{sys.argv[1]}/{name}') for name in ('tiny', 'lstm')]")  # fmt: skip
-    done = subprocess.run([sys.executable, "-c", script, str(folder)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
-    assert done.returncode == 0, done.stderr[-3000:]
-    return folder
-
-
 def test_steps_for_a_savedmodel_are_those_that_apply_and_the_rest_say_why():
     assert steps.default_steps("savedmodel:/m") == ["xla", "grappler", "onednn", "threads"]
     skipped = steps.skipped_steps("savedmodel:/m")

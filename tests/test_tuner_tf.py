@@ -3,13 +3,14 @@
 import json
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
 
 import tuner
 from tuner import TrialStatus
-from tuner.tf import KNOBS, set_threading
+from tuner.tf import KNOBS, check_knobs, load_time_knobs, set_threading
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,14 +30,28 @@ def test_set_threading_rejects_bad_attempts(attempt, error, match):
         set_threading(attempt)
 
 
-def test_every_knob_says_when_it_is_read_and_what_it_does():
-    assert {"OMP_NUM_THREADS", "KMP_BLOCKTIME", "KMP_AFFINITY", "TF_ENABLE_ONEDNN_OPTS"} <= set(
-        KNOBS
-    )
-    assert "ITEX_OMP_THREADPOOL" in KNOBS
-    for knob in KNOBS.values():
-        assert knob.read_at in ("load", "runtime")
-        assert len(knob.doc) > 20
+@pytest.mark.parametrize("name", sorted(KNOBS))
+def test_a_load_time_knob_is_refused_in_forked_trials_once_tensorflow_is_loaded(name, monkeypatch):
+    """What ``read_at`` decides: a knob read at load does nothing in a fork of a process that
+    has imported TensorFlow, so the tuner refuses it there, naming it and the way out."""
+    knob = KNOBS[name]
+    assert knob.read_at in ("load", "runtime")
+    monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
+    check_knobs([name], "fork")  # not loaded yet: a fork reads it at its own import
+    monkeypatch.setitem(sys.modules, "tensorflow", types.ModuleType("tensorflow"))
+    check_knobs([name], "spawn")  # a fresh interpreter sets it before importing anything
+    if knob.read_at == "runtime":
+        check_knobs([name], "fork")
+    else:
+        with pytest.raises(ValueError, match=rf"^{name} is read when TensorFlow loads.*'spawn'"):
+            check_knobs([name], "fork")
+
+
+def test_the_knobs_read_at_load_are_those_of_the_libraries_tensorflow_loads():
+    loaded = {"OMP_NUM_THREADS", "KMP_BLOCKTIME", "KMP_AFFINITY", "OMP_PROC_BIND",
+              "TF_ENABLE_ONEDNN_OPTS", "ITEX_OMP_THREADPOOL", "TF_CPP_MIN_LOG_LEVEL"}  # fmt: skip
+    assert set(load_time_knobs(KNOBS)) == loaded
+    assert set(KNOBS) - loaded == {"TF_NUM_INTEROP_THREADS", "TF_NUM_INTRAOP_THREADS"}
 
 
 FORKING_SCRIPT = """

@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 
 import tuner
 from tests.procfs import children_of, is_running
+from tests.waiting import wait_until
 from tuner import TrialStatus, worker
 from tuner import zygote as zygote_mod
 
@@ -105,11 +107,10 @@ def test_a_zygote_child_is_confined_by_its_trial_cgroup_and_killed_by_the_memory
 
 
 def test_timeouts_crashes_and_exit_codes_are_reported_as_for_any_child():
-    started = time.monotonic()
     slow = tuner.run_in_child(f"{HERE}:sleep_and_tell", os.devnull, 60, mode="spawn",
                               preload=CHEAP, timeout=1)  # fmt: skip
     assert slow.status is TrialStatus.TIMEOUT and not is_running(slow.pid)
-    assert time.monotonic() - started < 50
+    assert slow.wall_time < 60  # stopped at its timeout, not at the target's end
     died = tuner.run_in_child(f"{HERE}:complain_and_die", mode="spawn", preload=CHEAP)
     assert died.status is TrialStatus.FAIL
     assert "exited with code 7" in died.reason and "the worker's last words" in died.reason
@@ -117,17 +118,21 @@ def test_timeouts_crashes_and_exit_codes_are_reported_as_for_any_child():
     assert killed.status is TrialStatus.SIGNALLED and "SIGABRT" in killed.reason
 
 
+def ctrl_c_once_written(path: Path) -> None:
+    """Ctrl-C this process once ``path`` has content (from a thread: the main thread gets it)."""
+    try:
+        wait_until(lambda: path.exists() and path.read_text(), f"{path.name} to be written")
+    finally:
+        os.kill(os.getpid(), signal.SIGINT)
+
+
 def test_ctrl_c_kills_the_zygote_child_and_close_all_leaves_no_child(tmp_path):
     told = tmp_path / "child.json"
-    signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
-    try:
-        signal.setitimer(signal.ITIMER_REAL, 1.5)
-        with pytest.raises(KeyboardInterrupt):
-            tuner.run_in_child(f"{HERE}:sleep_and_tell", str(told), 60, mode="spawn",
-                               preload=CHEAP)  # fmt: skip
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    ctrl_c = threading.Thread(target=ctrl_c_once_written, args=(told,))
+    ctrl_c.start()
+    with pytest.raises(KeyboardInterrupt):
+        tuner.run_in_child(f"{HERE}:sleep_and_tell", str(told), 600, mode="spawn", preload=CHEAP)
+    ctrl_c.join()
     child = json.loads(told.read_text())
     assert not is_running(child["pid"])
     assert zygote_mod.close_all() == 1
@@ -141,18 +146,12 @@ def test_a_lab_killed_with_kill_9_takes_its_zygote_and_their_child_with_it(tmp_p
     lab = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT,
                            env={**os.environ, "PYTHONPATH": str(ROOT)})  # fmt: skip
     try:
-        for _ in range(3000):
-            if told.exists() and told.read_text():
-                break
-            time.sleep(0.01)
+        wait_until(lambda: told.exists() and told.read_text(), "the zygote child's note")
         child = json.loads(told.read_text())
         lab.kill()
         lab.wait()
-        for _ in range(1000):
-            if not is_running(child["pid"]) and not is_running(child["zygote"]):
-                break
-            time.sleep(0.01)
-        assert not is_running(child["pid"]) and not is_running(child["zygote"])
+        wait_until(lambda: not is_running(child["pid"]) and not is_running(child["zygote"]),
+                   "the zygote and its child to end with their lab")  # fmt: skip
     finally:
         lab.kill()
         lab.wait()
