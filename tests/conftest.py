@@ -99,7 +99,7 @@ def _size_tensorflow_pools() -> None:
 
 
 def _tensorflow_runtime_started() -> bool:
-    from tuner.process import check_fork_safe
+    from tuner.process.fork import check_fork_safe
 
     try:
         check_fork_safe()

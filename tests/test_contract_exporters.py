@@ -13,9 +13,6 @@ from tfopt.records import RunRecord
 from tfopt.summary import config_entry
 
 EXPORTERS = {exporter.__name__.rsplit(".", 1)[-1]: exporter for exporter in REPORT_EXPORTERS}
-#: Exporters that still rewrite their files in place (report.md by write_text, the PNGs by
-#: savefig): a strict xfail, so the entry goes once they write a temp file and rename it.
-REWRITTEN_IN_PLACE = {"markdown_format", "png_format"}
 
 
 def empty_summary() -> dict:
@@ -64,11 +61,9 @@ def test_contract_what_it_writes_follows_the_summary(name, tmp_path):
     assert all(first[file] != changed[file] for file in first)
 
 
-def test_contract_a_rewrite_replaces_each_file_whole(name, tmp_path, request):
+def test_contract_a_rewrite_replaces_each_file_whole(name, tmp_path):
     """Rewritten by rename, not in place: a crash mid-write leaves the old file or the new one,
     and a reader never sees half of one (a new inode each time, no temp file left)."""
-    if name in REWRITTEN_IN_PLACE:
-        request.applymarker(pytest.mark.xfail(strict=True, reason=f"{name} writes in place"))
     out = tmp_path / "out"
     before = {p: p.stat().st_ino for p in export(name, lab_summary(), out)}
     after = {p: p.stat().st_ino for p in export(name, lab_summary(), out)}

@@ -8,15 +8,13 @@ from ..environment import machine_title, oversubscription
 from ..recommend import contradictions
 from ..summary import direction_text, not_ranked, speedup_text
 from . import tables
+from .atomic import replace_text
 
 REPORT = "report.md"
 
 
 def export(summary: dict, out: Path) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / REPORT
-    path.write_text("\n".join(render(summary)) + "\n")
-    return [path]
+    return [replace_text(out / REPORT, "\n".join(render(summary)) + "\n")]
 
 
 def render(summary: dict) -> list[str]:

@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from ..environment import machine_title  # noqa: E402
 from ..summary import speedup_text  # noqa: E402
 from . import tables  # noqa: E402
+from .atomic import replace_file  # noqa: E402
 
 
 def export(summary: dict, out: Path) -> list[Path]:
@@ -102,8 +103,7 @@ def _finish(fig, ax, title: str, path: Path) -> Path:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    replace_file(path, lambda temporary: fig.savefig(temporary, dpi=110))
     plt.close(fig)
     return path
 
