@@ -7,9 +7,10 @@ preset) on g2p in XLA mode (``--mode``), run as a user runs it, in a fresh resul
 
 - A/A: ``--variant a=stock --variant b=stock`` on the default g2p workload. Any "faster" or
   "slower" is a wrong verdict.
-- A/B: the g2p workload wrapped by ``benchmarks.extra_compute``, side b doing a calibrated 10%
-  or 5% more real arithmetic per call (``CREDIBILITY_EXTRA_COMPUTE``). The right verdict is
-  "slower".
+- A/B: the g2p workload wrapped by ``benchmarks.extra_compute``, side b doing 10% or 5% more
+  real arithmetic per call (matrix products, their counts calibrated once at the start of the
+  run and fixed for every worker: ``CREDIBILITY_EXTRA_PRODUCTS``). The right verdict is "slower".
+  The sides differ in an env var, so each needs workers of its own, as two builds would.
 
 Every kind of compare runs in two conditions: ``quiet`` (only what else runs on the machine) and
 ``busy`` (plus a neighbour this benchmark starts and stops itself: a pure-Python loop pinned to
@@ -27,14 +28,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from .credibility_plot import plot
 from .credibility_summary import half_width_pct, summarise
-from .extra_compute import FRACTION_ENV, LOG_ENV
+from .extra_compute import PRODUCTS_ENV, products_text
 
 SCHEMA = 1
 CONDITIONS = ("quiet", "busy")
@@ -74,16 +75,20 @@ def plan(counts: dict[str, int], conditions: tuple[str, ...]) -> list[Trial]:
 
 
 def compare_command(trial: Trial, folder: Path, quick: bool, mode: str,
-                    rounds: str | None = None) -> list[str]:  # fmt: skip
-    """The ``tfopt compare`` a user would type for this trial (``rounds``: its ``--rounds``)."""
+                    rounds: str | None = None, extra: Sequence[str] = (),
+                    products: dict[int, int] | None = None) -> list[str]:  # fmt: skip
+    """The ``tfopt compare`` a user would type for this trial (``rounds``: its ``--rounds``;
+    ``extra``: more of its options; ``products``: side b's extra work, for an A/B)."""
     command = [sys.executable, "-m", "tfopt", "compare", "--mode", mode, "--out", str(folder)]
-    command += ["--rounds", rounds] if rounds else []
+    command += [*(["--rounds", rounds] if rounds else []), *extra]
     if trial.kind == "aa":
         command += ["--variant", "a=stock", "--variant", "b=stock"]
     else:
+        extra_b = products or {}
+        extra_a = dict.fromkeys(extra_b, 0)  # the same env var, nothing added
         command += ["--workload", f"{WRAPPED}:make_model", "--inputs", f"{WRAPPED}:make_inputs",
-                    "--variant", f"a=stock,{FRACTION_ENV}=0",
-                    "--variant", f"b=stock,{FRACTION_ENV}={trial.effect}"]  # fmt: skip
+                    "--variant", f"a=stock,{PRODUCTS_ENV}={products_text(extra_a)}",
+                    "--variant", f"b=stock,{PRODUCTS_ENV}={products_text(extra_b)}"]  # fmt: skip
     return command + (["--quick"] if quick else [])
 
 
@@ -105,23 +110,23 @@ def neighbour(busy: bool) -> Iterator[int | None]:
         process.wait()
 
 
-def run_trial(trial: Trial, work: Path, quick: bool, mode: str, rounds: str | None = None) -> dict:
+def run_trial(trial: Trial, work: Path, quick: bool, mode: str, rounds: str | None = None,
+              extra: Sequence[str] = (),
+              products: dict[int, int] | None = None) -> dict:  # fmt: skip
     """Run one compare and read its verdict from the summary.json it wrote."""
     folder = work / trial.name
-    log = work / f"{trial.name}.calibration.jsonl"
-    env = {**os.environ, LOG_ENV: str(log)}
     entry = {"round": trial.round, "condition": trial.condition, "kind": trial.kind,
              "effect": trial.effect, "loadavg_before": list(os.getloadavg())}  # fmt: skip
     with neighbour(trial.condition == "busy") as core:
         start = time.monotonic()
-        done = subprocess.run(compare_command(trial, folder, quick, mode, rounds), env=env,
-                              text=True, capture_output=True)  # fmt: skip
+        command = compare_command(trial, folder, quick, mode, rounds, extra, products)
+        done = subprocess.run(command, text=True, capture_output=True)
         seconds = time.monotonic() - start
     entry |= {"neighbour_core": core, "seconds": seconds, "loadavg_after": list(os.getloadavg())}
     if done.returncode != 0:
         return {**entry, "verdict": None, "error": done.stderr.strip()[-2000:]}
     summary = json.loads((folder / "summary.json").read_text())
-    return {**entry, **read_comparison(summary), "calibration": read_calibration(log)}
+    return {**entry, **read_comparison(summary)}
 
 
 def read_comparison(summary: dict) -> dict:
@@ -144,16 +149,23 @@ def read_comparison(summary: dict) -> dict:
     }
 
 
-def read_calibration(log: Path) -> dict | None:
-    """How much extra work side b's workers settled on, as a fraction of the call's time."""
-    if not log.exists():
-        return None
-    lines = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
-    extra = [line["realised"] for line in lines if line["fraction"] > 0]
-    if not extra:
-        return {"calibrations": len(lines)}
-    return {"calibrations": len(lines), "realised_min": min(extra), "realised_max": max(extra),
-            "realised_mean": sum(extra) / len(extra)}  # fmt: skip
+def calibrate_extra(kinds: list[str], mode: str) -> dict[str, dict]:
+    """Per A/B kind, side b's extra products, calibrated once in a process of their own."""
+    found = {}
+    for kind in kinds:
+        if EFFECTS[kind] > 0:
+            done = subprocess.run(
+                [sys.executable, "-m", "benchmarks.extra_compute", "--fraction",
+                 str(EFFECTS[kind]), "--mode", mode], capture_output=True, text=True, check=True,
+                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+            )  # fmt: skip
+            found[kind] = json.loads(done.stdout.strip().splitlines()[-1])
+    return found
+
+
+def products_of(calibrated: dict[str, dict], kind: str) -> dict[int, int] | None:
+    found = calibrated.get(kind)
+    return {int(words): count for words, count in found["products"].items()} if found else None
 
 
 def write_json(result: dict, path: Path) -> None:
@@ -175,13 +187,15 @@ def run(args: argparse.Namespace) -> dict:
               "loadavg_start": list(os.getloadavg()), "started": time.time(), "work": str(work),
               "planned": len(trials), "runs": []}  # fmt: skip
     deadline = time.monotonic() + args.max_minutes * 60 if args.max_minutes else None
+    result["extra_products"] = calibrate_extra([k for k, n in counts.items() if n], args.mode)
     try:
         for index, trial in enumerate(trials, 1):
             if deadline is not None and time.monotonic() > deadline:
                 result["stopped"] = f"--max-minutes {args.max_minutes} reached"
                 break
             print(f"[{index}/{len(trials)}] {trial.name} ...", end=" ", flush=True)
-            entry = run_trial(trial, work, args.quick, args.mode, args.rounds)
+            entry = run_trial(trial, work, args.quick, args.mode, args.rounds,
+                              products=products_of(result["extra_products"], trial.kind))
             print(_line(entry), flush=True)
             result["runs"].append(entry)
             result |= summarise(result["runs"])

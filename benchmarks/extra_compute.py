@@ -1,86 +1,91 @@
-"""The g2p workload plus a known amount of real extra arithmetic: a true, calibrated slowdown.
+"""The g2p workload plus a known amount of real extra arithmetic: a true, fixed slowdown.
 
-``make_model`` builds the lab's default g2p workload and wraps its call. The first time the
-wrapper sees an input of a given length it calibrates in-process: the median time of a few g2p
-calls on that input (after an untimed one), and the median time of one small matrix product.
-From then on every call on that input runs g2p and then a fixed number of matrix products, chosen
-so they add ``CREDIBILITY_EXTRA_COMPUTE`` (a fraction, e.g. 0.10) of the call's own time. The
-count is fixed after calibration, so the extra work is arithmetic, not a wait: it slows down with
-the machine just as the model does. With a fraction of 0 the wrapper calibrates the same way and
-adds nothing, so both sides of a comparison do the same warmup work.
+``make_model`` builds the lab's default g2p workload and wraps its call: every call on an input
+of ``n`` words runs g2p and then ``products[n]`` small matrix products, the counts read from
+``CREDIBILITY_EXTRA_PRODUCTS`` (``1:15;2:17;...``; absent or 0: nothing added). The work is
+arithmetic, not a wait: it slows down with the machine just as the model does.
 
-Each calibration is appended as one JSON line to ``CREDIBILITY_LOG`` when that is set.
+The counts are calibrated once, before any compare, in a process of their own
+(``python -m benchmarks.extra_compute --fraction 0.10 --mode xla``): per input length, the median
+time of several g2p calls and of one product, on an otherwise idle moment, so that the products
+add that fraction of the call's time. Fixed counts make every worker of side b do the same extra
+work: a worker calibrating for itself would do so while the other workers of its round build
+(tandem rounds start them together), and its count would follow that moment's contention.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
-import os
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
-FRACTION_ENV = "CREDIBILITY_EXTRA_COMPUTE"
-LOG_ENV = "CREDIBILITY_LOG"
-CALIBRATION_CALLS = 3
+PRODUCTS_ENV = "CREDIBILITY_EXTRA_PRODUCTS"
+CALIBRATION_CALLS = 9
 PRODUCT_SAMPLES, PRODUCT_BLOCK = 20, 20
 # 56x56x56 stays under OpenBLAS's multithreading threshold (64**3): one core, like the model.
 MATRIX_SIZE = 56
+SIZES = (1, 2, 6, 7, 10, 15, 20)  # the lab's default input sizes
 
 
-def extra_fraction() -> float:
-    text = os.environ.get(FRACTION_ENV, "0")
+def parse_products(text: str) -> dict[int, int]:
+    """``1:15;2:17`` -> {1: 15, 2: 17}; a clear error naming the variable otherwise."""
     try:
-        fraction = float(text)
+        pairs = [item.split(":") for item in text.split(";") if item.strip()]
+        products = {int(words): int(count) for words, count in pairs}
     except ValueError:
-        raise ValueError(f"{FRACTION_ENV}={text!r} is not a number such as 0.10") from None
-    if not 0 <= fraction < 1:
-        raise ValueError(f"{FRACTION_ENV}={text!r} must lie in [0, 1)")
-    return fraction
+        raise ValueError(f"{PRODUCTS_ENV}={text!r}: expected WORDS:COUNT pairs such as "
+                         "1:15;2:17") from None  # fmt: skip
+    if any(count < 0 for count in products.values()):
+        raise ValueError(f"{PRODUCTS_ENV}={text!r}: counts must be >= 0")
+    return products
+
+
+def products_text(products: dict[int, int]) -> str:
+    return ";".join(f"{words}:{count}" for words, count in sorted(products.items()))
 
 
 class ExtraCompute:
-    """``predict`` followed by matrix products worth ``fraction`` of its own time."""
+    """``predict`` followed by ``products[len(words)]`` matrix products (none for other lengths)."""
 
-    def __init__(self, predict: Callable[[Any], Any], fraction: float, log: str | None = None):
+    def __init__(self, predict: Callable[[Any], Any], products: dict[int, int]):
         import numpy as np
 
-        self.predict, self.fraction, self.log = predict, fraction, log
+        self.predict, self.products = predict, products
         random = np.random.default_rng(0).standard_normal((MATRIX_SIZE, MATRIX_SIZE))
         # orthogonal, so repeated products neither grow nor vanish
         self.matrix = np.linalg.qr(random)[0]
-        self.products: dict[int, int] = {}
 
     def __call__(self, words: list[str]) -> Any:
-        if len(words) not in self.products:
-            self.products[len(words)] = self._calibrate(words)
         result = self.predict(words)
-        self._multiply(self.products[len(words)])
+        self.multiply(self.products.get(len(words), 0))
         return result
 
-    def _multiply(self, count: int) -> float:
+    def multiply(self, count: int) -> float:
         state = self.matrix
         for _ in range(count):
             state = state @ self.matrix
         return float(state[0, 0])
 
-    def _calibrate(self, words: list[str]) -> int:
-        self.predict(words)  # a first call on a new input may trace or compile
-        call = statistics.median(_timed(self.predict, words) for _ in range(CALIBRATION_CALLS))
-        block = statistics.median(_timed(self._multiply, PRODUCT_BLOCK)
-                                  for _ in range(PRODUCT_SAMPLES))  # fmt: skip
-        product = block / PRODUCT_BLOCK
-        count = round(self.fraction * call / product) if product > 0 else 0
-        self._record({"words": len(words), "call_s": call, "product_s": product,
-                      "products": count, "fraction": self.fraction,
-                      "realised": count * product / call if call > 0 else 0.0})  # fmt: skip
-        return count
 
-    def _record(self, entry: dict) -> None:
-        if self.log:
-            with open(self.log, "a") as log:
-                log.write(json.dumps({"pid": os.getpid(), **entry}) + "\n")
+def calibrate(predict: Callable[[Any], Any], inputs: dict[int, Any], fraction: float) -> dict:
+    """Products per input length worth ``fraction`` of a call, with the times they rest on."""
+    wrapped = ExtraCompute(predict, {})
+    block = statistics.median(_timed(wrapped.multiply, PRODUCT_BLOCK)
+                              for _ in range(PRODUCT_SAMPLES))  # fmt: skip
+    product = block / PRODUCT_BLOCK
+    found: dict = {"fraction": fraction, "product_s": product, "products": {}, "call_s": {},
+                   "realised": {}}  # fmt: skip
+    for words, value in inputs.items():
+        predict(value)  # a first call on a new input may trace or compile
+        call = statistics.median(_timed(predict, value) for _ in range(CALIBRATION_CALLS))
+        count = round(fraction * call / product) if product > 0 else 0
+        found["products"][words], found["call_s"][words] = count, call
+        found["realised"][words] = count * product / call if call > 0 else 0.0
+    return found
 
 
 def _timed(function: Callable[[Any], Any], argument: Any) -> float:
@@ -91,12 +96,11 @@ def _timed(function: Callable[[Any], Any], argument: Any) -> float:
 
 def make_model(mode: str | None = None, batch_size: int | None = None,
                bucket: bool | None = None) -> ExtraCompute:  # fmt: skip
-    """The lab's g2p workload with the options a config sets, plus the calibrated extra work."""
-    from tfopt.workloads.text_to_phonemes import G2pWorkload
+    """The lab's g2p workload with the options a config sets, plus the fixed extra work."""
+    import os
 
-    options = {"mode": mode, "batch_size": batch_size, "bucket": bucket}
-    built = G2pWorkload().build(options)
-    return ExtraCompute(built.predict, extra_fraction(), os.environ.get(LOG_ENV))
+    return ExtraCompute(_g2p(mode, batch_size, bucket),
+                        parse_products(os.environ.get(PRODUCTS_ENV, "")))  # fmt: skip
 
 
 def make_inputs(size: int, seed: int) -> list[str]:
@@ -104,3 +108,27 @@ def make_inputs(size: int, seed: int) -> list[str]:
     import g2p
 
     return g2p.sample_words(size, seed)
+
+
+def _g2p(mode: str | None, batch_size: int | None = None, bucket: bool | None = None):
+    from tfopt.workloads.text_to_phonemes import G2pWorkload
+
+    options = {"mode": mode, "batch_size": batch_size, "bucket": bucket}
+    return G2pWorkload().build(options).predict
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.extra_compute",
+                                     description="calibrate the extra products once")  # fmt: skip
+    parser.add_argument("--fraction", type=float, required=True)
+    parser.add_argument("--mode", default="xla")
+    args = parser.parse_args(argv)
+    if not 0 <= args.fraction < 1:
+        parser.error(f"--fraction {args.fraction} must lie in [0, 1)")
+    inputs = {words: make_inputs(words, 0) for words in SIZES}
+    print(json.dumps(calibrate(_g2p(args.mode), inputs, args.fraction)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

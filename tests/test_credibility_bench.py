@@ -19,7 +19,13 @@ from benchmarks.credibility_summary import (
     summarise,
     verdict_class,
 )
-from benchmarks.extra_compute import FRACTION_ENV, ExtraCompute, extra_fraction
+from benchmarks.extra_compute import (
+    PRODUCTS_ENV,
+    ExtraCompute,
+    calibrate,
+    parse_products,
+    products_text,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,34 +35,37 @@ def count_words(words):
     return sum(sum(range(len(w) * 20_000)) for w in words)
 
 
-def test_extra_compute_calibrates_once_per_input_length_and_keeps_the_result(tmp_path):
-    log = tmp_path / "log.jsonl"
-    wrapped = ExtraCompute(count_words, 0.10, str(log))
+def test_extra_compute_adds_its_fixed_products_per_input_length_and_nothing_else():
     words = ["aardvark", "zebra", "cat"]
+    wrapped = ExtraCompute(count_words, {3: 40, 1: 0})
+    done = []
+    wrapped.multiply = lambda count: done.append(count)  # what each call adds
     assert wrapped(words) == count_words(words)
     assert wrapped(words[:1]) == count_words(words[:1])
-    wrapped(words)
-    entries = [json.loads(line) for line in log.read_text().splitlines()]
-    assert [e["words"] for e in entries] == [3, 1]  # calibrated once per length
-    assert all(e["products"] > 0 for e in entries)
-    # the count is fixed at calibration: extra work, never a wait on the clock
-    assert wrapped.products == {3: entries[0]["products"], 1: entries[1]["products"]}
-    assert all(abs(e["realised"] - 0.10) <= e["product_s"] / e["call_s"] for e in entries)
+    wrapped(words[:2])  # a length without a count: nothing added
+    assert done == [40, 0, 0]
 
 
-def test_extra_compute_with_no_fraction_calibrates_alike_and_adds_nothing(tmp_path):
-    log = tmp_path / "log.jsonl"
-    wrapped = ExtraCompute(count_words, 0.0, str(log))
-    wrapped(["aardvark"])
-    (entry,) = [json.loads(line) for line in log.read_text().splitlines()]
-    assert entry["products"] == 0 and entry["call_s"] > 0
+def test_calibration_sizes_the_products_to_the_fraction_of_a_call():
+    inputs = {1: ["aardvark"], 3: ["aardvark", "zebra", "cat"]}
+    found = calibrate(count_words, inputs, 0.10)
+    for words in inputs:
+        assert found["products"][words] > 0
+        # realised within one product of the fraction asked for
+        assert abs(found["realised"][words] - 0.10) <= found["product_s"] / found["call_s"][words]
+    assert found["products"][3] > found["products"][1]  # a longer call, more products
+    assert all(count == 0 for count in calibrate(count_words, inputs, 0.0)["products"].values())
 
 
-@pytest.mark.parametrize("text", ["ten", "-0.1", "1.5"])
-def test_a_bad_extra_fraction_is_refused_by_name(monkeypatch, text):
-    monkeypatch.setenv(FRACTION_ENV, text)
-    with pytest.raises(ValueError, match=FRACTION_ENV):
-        extra_fraction()
+@pytest.mark.parametrize("text", ["1:ten", "1:15;2", "1:-3"])
+def test_bad_extra_products_are_refused_by_name(text):
+    with pytest.raises(ValueError, match=PRODUCTS_ENV):
+        parse_products(text)
+
+
+def test_extra_products_round_trip_through_their_env_text():
+    assert parse_products(products_text({20: 300, 1: 15})) == {1: 15, 20: 300}
+    assert parse_products("") == {}
 
 
 def test_plan_interleaves_rounds_so_a_cut_short_run_stays_balanced():
@@ -71,8 +80,9 @@ def test_the_compare_commands_are_the_lab_cli_with_the_effect_on_side_b(tmp_path
     aa = credibility.compare_command(credibility.Trial(0, "quiet", "aa"), tmp_path, False, "xla")
     assert aa[1:6] == ["-m", "tfopt", "compare", "--mode", "xla"] and "--quick" not in aa
     assert "a=stock" in aa and "b=stock" in aa and "--workload" not in aa
-    ab = credibility.compare_command(credibility.Trial(0, "busy", "ab5"), tmp_path, True, "eager")
-    assert f"b=stock,{FRACTION_ENV}=0.05" in ab and f"a=stock,{FRACTION_ENV}=0" in ab
+    ab = credibility.compare_command(credibility.Trial(0, "busy", "ab5"), tmp_path, True, "eager",
+                                     products={1: 7, 20: 140})  # fmt: skip
+    assert f"b=stock,{PRODUCTS_ENV}=1:7;20:140" in ab and f"a=stock,{PRODUCTS_ENV}=1:0;20:0" in ab
     assert ab[-1] == "--quick"
 
 
@@ -144,8 +154,9 @@ def test_quick_benchmark_runs_real_compares_and_writes_json_and_png(tmp_path):
         assert verdict_class(run["verdict"]) != FASTER or low > 1.0
         assert verdict_class(run["verdict"]) != SLOWER or high < 1.0
         assert run["neighbour_core"] in result["cpus"]  # the neighbour ran, pinned to one core
+    # b's workers did a fixed 10% more arithmetic per call, calibrated once before the compares
+    realised = result["extra_products"]["ab10"]["realised"].values()
+    assert all(0.07 <= fraction <= 0.13 for fraction in realised)
     for run in [r for r in result["runs"] if r["kind"] == "ab10"]:
-        # b really did 10% more arithmetic per call, and was never judged the faster one
-        assert 0.07 <= run["calibration"]["realised_mean"] <= 0.13
-        assert verdict_class(run["verdict"]) != FASTER
+        assert verdict_class(run["verdict"]) != FASTER  # never judged the faster one
     assert set(result["targets"]) == {"busy"} and result["planned"] == 2

@@ -47,6 +47,17 @@ def test_runtime_variants_parse_and_carry_their_runtime_to_the_worker():
     assert variants.parse("t=tflite").describe()["spec"] == "tflite"
 
 
+def test_every_registered_runtime_is_a_variant_and_every_runtime_variant_is_registered():
+    """The variant parser keeps its own list (it must not import the runtimes); a runtime added
+    to one list only would be unselectable, or selectable and then unknown to the worker."""
+    from tfopt.runtimes import RUNTIMES, get
+
+    assert set(variants.RUNTIMES) == set(RUNTIMES)
+    for name in RUNTIMES:
+        assert variants.parse(f"x={name}").env[variants.RUNTIME_ENV] == name
+        assert get(name).name == name
+
+
 def test_an_unknown_dimension_without_input_is_refused_before_anything_runs(models, tmp_path,
                                                                            capsys):  # fmt: skip
     code, err = run_tfopt(capsys, "profile", "--workload", f"savedmodel:{models}/lstm", "--quick",
