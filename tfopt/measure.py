@@ -21,8 +21,8 @@ from typing import Any
 Clock = Callable[[], float]
 Turns = Callable[[int], Iterable[None]]  # yields once per sweep this process may run now
 
-# With 3 sweeps on each side, Mann-Whitney U's smallest two-sided p is 0.1: no step could ever
-# count as significant. 5 a side allow p = 0.008.
+# A worker's value is the median of its timed sweeps: at least 5 of them, so that one sweep
+# caught by a burst on the machine is never the value.
 MIN_SWEEPS = 5
 # With a duration, a timed sweep lasts at least this long (pyperf's calibration: the inner loop
 # doubles until it does), so a call of microseconds is not measured by the timer's resolution.

@@ -111,7 +111,7 @@ def curve_label(entry: dict) -> str:
     knobs = (entry.get("params") or {}).get("knobs") or {}
     if runtime and runtime.get("runtime") != "tensorflow":
         return (f"{runtime['runtime']} {runtime.get('version', '')} {runtime.get('precision', '')}"
-                f", {runtime.get('threads')} threads")  # fmt: skip
+                f", {threads_text(runtime.get('threads'))}")  # fmt: skip
     onednn = knobs.get("onednn")
     onednn_text = "oneDNN default" if onednn is None else f"oneDNN {'on' if onednn else 'off'}"
     inter, intra = knobs.get("inter") or 0, knobs.get("intra") or 0
@@ -119,3 +119,8 @@ def curve_label(entry: dict) -> str:
     grappler = entry.get("grappler")
     options = f", grappler {grappler}" if grappler else ""
     return f"TF {entry.get('tensorflow') or '?'}, {onednn_text}, {threads}{options}"
+
+
+def threads_text(count: int | str | None) -> str:
+    """``1 thread``, ``4 threads``; ``? threads`` when not known."""
+    return f"{count} thread" if count == 1 else f"{'?' if count in (None, '') else count} threads"
