@@ -105,8 +105,8 @@ def _runtime_line(row: dict) -> str:
     if not row["version"]:  # it never ran: the status says why
         return f"{row['label']}: {row['runtime']}; {row['status']}"
     return (f"{row['label']}: {row['runtime']} {row['version']} {row['precision']}, "
-            f"{tables.threads_text(row['threads'])}; max abs diff {_number(row['max_abs'])}, max rel "
-            f"{_number(row['max_rel'])}; {row['status']}")
+            f"{tables.threads_text(row['threads'])}; max abs diff {_number(row['max_abs'])}, "
+            f"max rel {_number(row['max_rel'])}; {row['status']}")
 
 
 def _recommendation(summary: dict) -> list[str]:
