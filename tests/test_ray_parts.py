@@ -15,6 +15,7 @@ import pytest
 import tuner
 from tfopt import cli
 from tfopt.executors import ray as ray_executor
+from tfopt.executors import ray_cluster, ray_node
 from tfopt.export import machine_types
 from tfopt.jobs import jobs_for
 from tfopt.matrix import ConfigError, Permutation, expand, resolve
@@ -25,21 +26,21 @@ from tfopt.variants import STOCK, Variant
 
 
 def test_a_run_takes_a_whole_measuring_node_of_its_machine_type():
-    assert ray_executor.placement(None) == {"num_cpus": 0, "max_retries": 0,
+    assert ray_cluster.placement(None) == {"num_cpus": 0, "max_retries": 0,
                                             "resources": {"tfopt": 1}}  # fmt: skip
-    by_resource = ray_executor.placement("cpu:epyc-9004")
-    assert by_resource["resources"] == {"tfopt": 1, "cpu:epyc-9004": ray_executor.TYPE_SHARE}
-    by_label = ray_executor.placement("cpu=epyc-9004")
+    by_resource = ray_cluster.placement("cpu:epyc-9004")
+    assert by_resource["resources"] == {"tfopt": 1, "cpu:epyc-9004": ray_cluster.TYPE_SHARE}
+    by_label = ray_cluster.placement("cpu=epyc-9004")
     assert by_label["label_selector"] == {"cpu": "epyc-9004"}
     assert by_label["resources"] == {"tfopt": 1}
 
 
 def test_only_live_nodes_offering_tfopt_and_the_type_may_take_a_run():
     node = {"Resources": {"tfopt": 1.0, "cpu:a": 1.0}, "Labels": {"cpu": "a"}}
-    assert ray_executor._fits(node, None) and ray_executor._fits(node, "cpu:a")
-    assert ray_executor._fits(node, "cpu=a") and not ray_executor._fits(node, "cpu=b")
-    assert not ray_executor._fits(node, "cpu:b")
-    assert not ray_executor._fits({"Resources": {"CPU": 4.0}, "Labels": {}}, None)
+    assert ray_cluster._fits(node, None) and ray_cluster._fits(node, "cpu:a")
+    assert ray_cluster._fits(node, "cpu=a") and not ray_cluster._fits(node, "cpu=b")
+    assert not ray_cluster._fits(node, "cpu:b")
+    assert not ray_cluster._fits({"Resources": {"CPU": 4.0}, "Labels": {}}, None)
 
 
 def test_rounds_stay_in_order_with_a_random_order_inside_each(tmp_path):
@@ -56,7 +57,7 @@ def test_rounds_stay_in_order_with_a_random_order_inside_each(tmp_path):
 def test_a_spawned_worker_sees_its_own_thread_knobs_and_none_of_rays(monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")  # as Ray sets it in its workers
     monkeypatch.setenv("RAY_JOB_ID", "01000000")
-    with ray_executor.ray_knobs_removed():
+    with ray_node.ray_knobs_removed():
         unset = tuner.run_in_child("os:getenv", "OMP_NUM_THREADS", mode="spawn")
         ray_id = tuner.run_in_child("os:getenv", "RAY_JOB_ID", mode="spawn")
         own = tuner.run_in_child("os:getenv", "OMP_NUM_THREADS", mode="spawn",
@@ -68,14 +69,14 @@ def test_a_spawned_worker_sees_its_own_thread_knobs_and_none_of_rays(monkeypatch
 def test_steal_time_is_read_from_proc_stat_where_visible(tmp_path):
     stat = tmp_path / "stat"
     stat.write_text("cpu  10 0 5 100 0 0 0 250 0 0\ncpu0 1 2 3\n")
-    assert ray_executor.steal_seconds(stat) == 250 / os.sysconf("SC_CLK_TCK")
+    assert ray_node.steal_seconds(stat) == 250 / os.sysconf("SC_CLK_TCK")
     stat.write_text("cpu  10 0 5 100\n")
-    assert ray_executor.steal_seconds(stat) is None
-    assert ray_executor.steal_seconds(tmp_path / "missing") is None
+    assert ray_node.steal_seconds(stat) is None
+    assert ray_node.steal_seconds(tmp_path / "missing") is None
 
 
 def test_the_build_of_this_interpreter_comes_from_its_metadata():
-    build = ray_executor.tensorflow_build()
+    build = ray_node.tensorflow_build()
     assert build["distribution"] == "tensorflow-cpu" and build["version"].startswith("2.")
     assert build["wheel_tags"] and build["wheel_tags"][0].startswith("cp3")
 
@@ -162,7 +163,7 @@ def test_no_report_by_machine_type_for_runs_without_node_facts(tmp_path):
 
 def test_a_spawned_run_dies_with_the_process_that_started_it(tmp_path):
     """What a node's or a driver's death does to the Ray worker, done to a plain parent here."""
-    code = ("import sys, tuner; from tfopt.executors.ray import dies_with_parent; "
+    code = ("import sys, tuner; from tfopt.executors.ray_node import dies_with_parent; "
             "tuner.run_in_child('time:sleep', 120, mode='spawn', "
             "python=dies_with_parent(sys.executable))")  # fmt: skip
     parent = subprocess.Popen([sys.executable, "-c", code])

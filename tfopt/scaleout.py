@@ -16,6 +16,7 @@ from pathlib import Path
 
 from . import variants as variants_mod
 from .executors import ray as ray_executor
+from .executors import ray_cluster
 from .export import machine_types
 from .jobs import Job
 from .progress import Progress
@@ -85,7 +86,7 @@ def run_experiment_on_ray(
     Ray without one), then the report by machine type."""
     from .experiment import run_experiment
 
-    with ray_executor.connected(address, progress.note):
+    with ray_cluster.connected(address, progress.note):
         summary = run_experiment(config_path, out, progress, extra_variants, RayRunner)
     written = machine_types.export(out)
     if written:
