@@ -152,7 +152,7 @@ def test_ctrl_c_in_the_tuner_removes_the_trial_container(lab_image):
 
 def test_the_backend_cannot_confine_a_forked_child():
     """Said before any engine or image is looked at: it is the caller's to fix on any machine."""
-    with pytest.raises(ValueError, match="mode='spawn'"):
+    with pytest.raises(ValueError, match="start_method='spawn'"):
         tuner.run_in_child(pow, 2, 3, limits={"cpus": 1}, backend=DockerBackend())
 
 

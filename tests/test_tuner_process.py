@@ -152,7 +152,7 @@ def test_spawn_failures_carry_the_reason():
 
 
 def test_bad_arguments_are_clear_errors():
-    with pytest.raises(ValueError, match="mode"):
+    with pytest.raises(ValueError, match="start_method must be one of"):
         tuner.run_in_child(pow, 1, 2, mode="thread")
     for timeout in (0, True, "5"):  # a bool is not a number of seconds
         with pytest.raises(ValueError, match="timeout must be a positive number"):
@@ -164,6 +164,17 @@ def test_bad_arguments_are_clear_errors():
         tuner.run_in_child("no_colon", mode="spawn")
     with pytest.raises(TypeError, match="JSON"):
         tuner.run_in_child("os:getpid", object(), mode="spawn")
+
+
+
+def test_start_method_is_the_keyword_and_mode_its_older_spelling():
+    assert tuner.run_in_child("os:getpid", start_method="spawn").payload != os.getpid()
+    assert tuner.run_in_child(pow, 2, 3, start_method="fork", mode="fork").value == 8  # agreeing
+    disagree = "start_method='spawn' and mode='fork' disagree"
+    with pytest.raises(TypeError, match=disagree):
+        tuner.run_in_child(pow, 2, 3, start_method="spawn", mode="fork")
+    with pytest.raises(TypeError, match=disagree):
+        tuner.minimize(abs, {"x": tuner.Int(0, 1)}, start_method="spawn", mode="fork")
 
 
 CTRL_C_SCRIPT = """

@@ -365,7 +365,7 @@ def test_spawn_mode_explains_what_to_do_with_a_function_it_cannot_send():
     import threading
 
     lock = threading.Lock()
-    with pytest.raises(TypeError, match="could not send .* by value .*mode='fork'"):
+    with pytest.raises(TypeError, match="could not send .* by value .*start_method='fork'"):
         tuner.minimize(lambda c: lock.locked(), {"x": Int(0, 1)}, mode="spawn")
 
 

@@ -110,7 +110,7 @@ def test_forked_children_get_their_own_thread_pools_and_the_parent_stays_clean(t
     assert out["parent_runtime_started"] is False
     assert out["knob_in_fork"] is True  # read when TensorFlow loaded: setting it later is too late
     assert "OMP_NUM_THREADS is read when TensorFlow loads" in out["knob_error"]
-    assert "mode='spawn'" in out["fork_error"]
+    assert "start_method='spawn'" in out["fork_error"]
     assert "thread pools are fixed" in out["late_threading"]
 
 

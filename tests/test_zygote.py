@@ -214,7 +214,7 @@ def test_the_zygote_is_used_for_this_and_other_interpreters_but_not_images_nor_w
     def options(**config):
         return executor.trial_options({**resolve({}), **config})
 
-    assert options()["preload"] == PRELOAD and options()["mode"] == "fork"
+    assert options()["preload"] == PRELOAD and options()["start_method"] == "fork"
     assert options(variant="other")["preload"] == PRELOAD
     assert "preload" not in options(variant="image")
     assert "preload" not in options(zygote=False)

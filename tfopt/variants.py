@@ -250,11 +250,11 @@ def run_options(variant: Variant, python: str | None) -> dict:
     """Keyword arguments for ``tuner.run_in_child``: fork here, spawn in another interpreter."""
     options: dict = {"env": dict(variant.env)}
     if variant.image:
-        options.update(mode="spawn", backend=_docker_backend(variant.image))
+        options.update(start_method="spawn", backend=_docker_backend(variant.image))
     elif python:
-        options.update(mode="spawn", python=python)
+        options.update(start_method="spawn", python=python)
     else:
-        options.update(mode="fork")
+        options.update(start_method="fork")
     return options
 
 

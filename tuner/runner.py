@@ -12,7 +12,7 @@ from tuner import worker
 from tuner.limits import Backend, Limits
 from tuner.log import TrialLog
 from tuner.outcome import TrialOutcome
-from tuner.process import run_in_child
+from tuner.process import run_in_child, start_method_given
 from tuner.progress import Progress
 from tuner.space import Space
 from tuner.strategies import Strategy, make_strategy, strategy_class
@@ -38,7 +38,7 @@ def minimize(
     *,
     log_key: Mapping[str, Any] | None = None,
     cpuset: str | None = None,
-    mode: str | None = None,
+    start_method: str | None = None,
     start: Mapping[str, Any] | None = None,
     seed: int | None = None,
     remeasure_incumbent: bool = True,
@@ -50,14 +50,15 @@ def minimize(
     rounds: int | None = None,
     unit: str = "",
     preload: Sequence[str] | None = None,
+    mode: str | None = None,
 ) -> Result:
     """Minimise ``objective(config) -> float`` over ``space``, one child process per trial.
 
     ``space`` maps knob names to `tuner.Int` / `tuner.Choice`. Knobs named like environment
     variables (all capitals) are also exported to the child's environment, on top of ``env``: a
     base environment for every trial, e.g. ``{"TF_ENABLE_ONEDNN_OPTS": "0"}`` (a knob of the
-    same name wins; in fork mode, load-time knobs are refused in either once TensorFlow is
-    imported, see `tuner.tf.check_knobs`). ``backend`` (a name or a `tuner.limits.Backend`)
+    same name wins; for forked trials, load-time knobs are refused in either once TensorFlow
+    is imported, see `tuner.tf.check_knobs`). ``backend`` (a name or a `tuner.limits.Backend`)
     forces the limits backend, as in `tuner.run_in_child`. ``budget`` caps the number of
     distinct configurations, each measured ``repeats`` times (median decides); the
     ``confirm`` best are then re-measured in ``rounds`` interleaved rounds (three, or
@@ -71,8 +72,10 @@ def minimize(
     What a limits backend does not enforce is warned about once (`tuner.limits.LimitsWarning`).
     Ctrl-C stops the search and returns what finished, with ``result.interrupted`` set.
     ``preload`` forks each trial from a zygote that imported those modules once, as in
-    `tuner.run_in_child`. Progress goes to stderr as trials end (``verbose=False`` silences
-    it), values shown in ``unit`` (``"s"`` scales seconds: 0.0732 s shows as 73.2 ms).
+    `tuner.run_in_child`. ``start_method`` is ``"fork"`` or ``"spawn"`` as there; by default
+    spawn for a ``"module:function"`` objective or on macOS, else fork (``mode=`` is its older
+    spelling). Progress goes to stderr as trials end (``verbose=False`` silences it), values
+    shown in ``unit`` (``"s"`` scales seconds: 0.0732 s shows as 73.2 ms).
 
     >>> import tuner
     >>> r = tuner.minimize(lambda c: (c["x"] - 3) ** 2, {"x": tuner.Int(0, 10)})
@@ -83,13 +86,13 @@ def minimize(
     space = Space(space)
     _check_counts(budget=budget, repeats=repeats, confirm=confirm, rounds=rounds)
     limits = Limits(cpus=cpus, memory=memory, cpuset=cpuset)
-    mode = mode or default_mode(objective)
+    start_method = start_method_given(start_method, mode) or default_start_method(objective)
     base_env = {str(k): str(v) for k, v in (env or {}).items()}
-    check_knobs([*space.params, *base_env], mode)
+    check_knobs([*space.params, *base_env], start_method)
 
     def executor(config: dict) -> TrialOutcome:
         return run_in_child(
-            objective, config, mode=mode, timeout=timeout, limits=limits,
+            objective, config, start_method=start_method, timeout=timeout, limits=limits,
             env={**base_env, **env_knobs(config)}, python=python, backend=backend,
             preload=preload,
         )  # fmt: skip
@@ -133,7 +136,7 @@ def _search_and_log(
     return make_strategy(name, space, seed=seed, start=start), trial_log
 
 
-def default_mode(objective: Any) -> str:
+def default_start_method(objective: Any) -> str:
     """Spawn for a ``"module:function"`` objective and on macOS (where forking a process that
     runs system frameworks is unsafe); fork otherwise, in a Jupyter kernel too: the child runs
     only the objective, prints through plain file descriptors and leaves with ``os._exit``,

@@ -8,7 +8,7 @@ Two moments matter:
   as the parent created no tensor (the tuner checks this before forking).
 - **library load** (``import tensorflow`` and the libraries it loads): the variables marked
   ``"load"`` below are read then. A forked child inherits an already loaded TensorFlow, so these
-  knobs need ``mode="spawn"``, where the worker sets them before importing anything.
+  knobs need ``start_method="spawn"``, where the worker sets them before importing anything.
 
 This module imports TensorFlow only inside ``set_threading``.
 """
@@ -63,14 +63,14 @@ def load_time_knobs(names: Iterable[str]) -> list[str]:
     return [name for name in names if name in KNOBS and KNOBS[name].read_at == "load"]
 
 
-def check_knobs(names: Iterable[str], mode: str) -> None:
-    """Refuse load-time knobs in fork mode once TensorFlow is loaded: they would do nothing."""
+def check_knobs(names: Iterable[str], start_method: str) -> None:
+    """Refuse load-time knobs in forked trials once TensorFlow is loaded: they would do nothing."""
     late = load_time_knobs(names)
-    if mode == "fork" and late and "tensorflow" in sys.modules:
+    if start_method == "fork" and late and "tensorflow" in sys.modules:
         raise ValueError(
             f"{', '.join(late)} {'is' if len(late) == 1 else 'are'} read when TensorFlow loads, "
-            "and this process has already imported it, so forked trials would ignore them: "
-            "tune them with tuner.minimize(..., mode='spawn') and a 'module:function' objective"
+            "and this process has already imported it, so forked trials would ignore them: tune "
+            "them with tuner.minimize(..., start_method='spawn') and a 'module:function' objective"
         )
 
 

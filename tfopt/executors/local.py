@@ -37,7 +37,8 @@ class LocalExecutor:
         options = self.trial_options(config)
         if gpu is not None:
             options["env"]["CUDA_VISIBLE_DEVICES"] = gpu
-        target = worker.measure_run if options["mode"] == "fork" else "tfopt.worker:measure_run"
+        forked = options["start_method"] == "fork"
+        target = worker.measure_run if forked else "tfopt.worker:measure_run"
         limits = tuner.Limits(cpus=config["cpus"], memory=config["memory"], cpuset=cpuset)
         task = {**task_for(job), "tandem": tandem}
         outcome = tuner.run_in_child(

@@ -47,7 +47,7 @@ def _measure_on_node(run: dict) -> dict:
 
     variant = run["variant"]
     options = variants_mod.run_options(variant, variants_mod.interpreter(variant, print))
-    options.update(mode="spawn", env=run["env"])  # never fork a Ray worker
+    options.update(start_method="spawn", env=run["env"])  # never fork a Ray worker
     if "backend" not in options:  # a container ends with its Docker run; a process may outlive us
         options["python"] = dies_with_parent(options.get("python") or sys.executable)
     node = node_facts(run["machine_type"])

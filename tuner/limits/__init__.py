@@ -1,7 +1,8 @@
 """Per-trial limits: the backends, how one is chosen, and what confines this process now.
 
-``choose_backend(limits, mode)`` takes the first backend in ``BACKENDS`` order that is available
-here and supports the mode; ``backend="cgroup_v1"`` (a name or a `Backend` instance) forces one.
+``choose_backend(limits, start_method)`` takes the first backend in ``BACKENDS`` order that is
+available here and supports the start method; ``backend="cgroup_v1"`` (a name or a `Backend`
+instance) forces one.
 Launching backends (docker) are only used when asked for by name.
 """
 
@@ -67,36 +68,39 @@ class _Unlimited(Backend):
         return tracking_confinement()
 
 
-def choose_backend(limits: Limits, mode: str, backend: str | Backend | None = None) -> Backend:
-    """The backend that will enforce ``limits`` for a trial run in ``mode``."""
+def choose_backend(
+    limits: Limits, start_method: str, backend: str | Backend | None = None
+) -> Backend:
+    """The backend that will enforce ``limits`` for a trial started by ``start_method``."""
     if backend is None and limits.empty:
         return _Unlimited()
     if backend is not None:
         chosen = get_backend(backend) if isinstance(backend, str) else backend
-        _check_usable(chosen, mode)
+        _check_usable(chosen, start_method)
         return chosen
     skipped = []
     for name in BACKENDS:
         if name in _ONLY_BY_NAME:
             continue
         candidate = get_backend(name)
-        reason = _mode_problem(candidate, mode) or candidate.unavailable_reason()
+        reason = _start_method_problem(candidate, start_method) or candidate.unavailable_reason()
         if reason is None:
             return candidate
         skipped.append(f"{name}: {reason}")
     raise RuntimeError("no limits backend works here:\n  " + "\n  ".join(skipped))
 
 
-def _mode_problem(backend: Backend, mode: str) -> str | None:
-    if backend.supports(mode):
+def _start_method_problem(backend: Backend, start_method: str) -> str | None:
+    if backend.supports(start_method):
         return None
-    return f"launches the worker itself, so it cannot confine a {mode}ed child; use mode='spawn'"
+    return (f"launches the worker itself, so it cannot confine a {start_method}ed child; "
+            f"use start_method='spawn'")
 
 
-def _check_usable(backend: Backend, mode: str) -> None:
+def _check_usable(backend: Backend, start_method: str) -> None:
     if not isinstance(backend, Backend):
         raise TypeError(f"backend must be a name or a tuner.limits.Backend, got {backend!r}")
-    # the mode first: it is the caller's to fix, whatever this machine has
-    reason = _mode_problem(backend, mode) or backend.unavailable_reason()
+    # the start method first: it is the caller's to fix, whatever this machine has
+    reason = _start_method_problem(backend, start_method) or backend.unavailable_reason()
     if reason is not None:
         raise ValueError(f"limits backend {backend.name!r} cannot be used: {reason}")

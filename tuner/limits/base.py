@@ -10,9 +10,9 @@ A *backend* says *how*. There are two kinds, and one interface covers both:
 
 - **Confining** backends confine a child the tuner started itself, forked or spawned
   (cgroup v2, cgroup v1, fallback). Their `Confinement.enter_child` runs inside the child before
-  the trial's code: right after ``fork()``, or just before ``exec`` in spawn mode.
+  the trial's code: right after ``fork()``, or just before ``exec`` for a spawned one.
 - **Launching** backends start the worker themselves (``systemd-run --scope``, ``docker run``).
-  They cannot confine a forked child (``launches = True``); in spawn mode the tuner builds the
+  They cannot confine a forked child (``launches = True``); for a spawned child the tuner builds the
   worker's command line, ``[python, "-m", "tuner.worker"]``, and `Confinement.command` rewrites it,
   e.g. into ``["docker", "run", "-i", "--rm", "--cpus=1", image, "python", "-m", "tuner.worker"]``.
 
@@ -223,7 +223,7 @@ class Backend(ABC):
     """A way to enforce `Limits`. Instances are cheap; ``open`` does the work per trial."""
 
     name: ClassVar[str]
-    #: True when the backend starts the worker itself (spawn mode only).
+    #: True when the backend starts the worker itself (spawned trials only).
     launches: ClassVar[bool] = False
 
     @abstractmethod
@@ -234,8 +234,8 @@ class Backend(ABC):
     def open(self, limits: Limits) -> Confinement:
         """Prepare the confinement of one trial (e.g. create its cgroup)."""
 
-    def supports(self, mode: str) -> bool:
-        return mode == "spawn" or not self.launches
+    def supports(self, start_method: str) -> bool:
+        return start_method == "spawn" or not self.launches
 
 
 class NoConfinement(Confinement):

@@ -3,7 +3,7 @@
 ``--cpus`` becomes ``cpu.cfs_quota_us`` over a 100 ms period, ``--memory`` becomes
 ``memory.limit_in_bytes`` (and ``memory.memsw.limit_in_bytes``, so swap cannot stretch it), and
 ``--cpuset`` becomes ``cpuset.cpus``. The child joins its groups itself, before the trial runs.
-In fork mode, pages the child shares with the parent stay charged to the parent's cgroup: the
+For a forked child, pages the child shares with the parent stay charged to the parent's cgroup: the
 cap applies to what the trial allocates.
 """
 

@@ -1,4 +1,5 @@
-"""``docker``: each trial in a container of a chosen image (a launching backend, spawn mode only).
+"""``docker``: each trial in a container of a chosen image (a launching backend, spawned trials
+only).
 
 For a trial the tuner spawns this module's launcher (`tuner.limits.launcher`), ``python -m
 tuner.limits.docker --protocol ... -- python -m tuner.worker``, in place of the worker: it

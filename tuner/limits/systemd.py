@@ -1,6 +1,6 @@
 """``systemd-run --scope``: systemd creates a transient scope with the limits and runs the worker.
 
-A launching backend (spawn mode only): ``CPUQuota=`` for ``cpus``, ``MemoryMax=`` with
+A launching backend (spawned trials only): ``CPUQuota=`` for ``cpus``, ``MemoryMax=`` with
 ``MemorySwapMax=0`` for ``memory``, ``AllowedCPUs=`` for ``cpuset``. It needs systemd running as
 the init system; where it is not (containers, minimal hosts) the backend says so and is skipped.
 """

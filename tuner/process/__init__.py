@@ -13,8 +13,11 @@ pipes and ``wait4``), one module per way a child starts (`fork`, `spawn`, `zygot
 its caller's code, as the for-loop API's does).
 """
 
-from tuner.process.run import MODES, run_in_child
+from tuner.process.run import START_METHODS, run_in_child, start_method_given
 from tuner.process.trial import stop_all_children
 from tuner.process.tunnel import ChildEnd, InChild, fork_point
 
-__all__ = ["MODES", "ChildEnd", "InChild", "fork_point", "run_in_child", "stop_all_children"]
+__all__ = [
+    "START_METHODS", "ChildEnd", "InChild", "fork_point", "run_in_child", "start_method_given",
+    "stop_all_children",
+]

@@ -73,7 +73,7 @@ def check_fork_safe() -> None:
         raise RuntimeError(
             "TensorFlow's runtime has already started in this process (a tensor or op was "
             "created), so forked trials would inherit its fixed thread pools. Import TensorFlow "
-            "but create no tensors before tuning, or use mode='spawn'."
+            "but create no tensors before tuning, or use start_method='spawn'."
         )
 
 

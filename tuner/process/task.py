@@ -77,7 +77,9 @@ def spawn_task(target: Any, args: tuple, kwargs: dict, env: dict[str, str]) -> d
     try:
         json.dumps(task)
     except TypeError as exc:
-        raise TypeError(f"spawn mode sends arguments as JSON, and these are not: {exc}") from None
+        raise TypeError(
+            f"start_method='spawn' sends arguments as JSON, and these are not: {exc}"
+        ) from None
     return task
 
 
@@ -105,9 +107,9 @@ def pickled(target: Callable[..., Any]) -> str:
         return base64.b64encode(cloudpickle.dumps(target)).decode()
     except Exception as exc:
         raise TypeError(
-            f"spawn mode could not send {target!r} to a fresh interpreter by value ({exc}): "
-            f"define it in a module file and pass it imported or as 'module:function', or use "
-            f"mode='fork'"
+            f"start_method='spawn' could not send {target!r} to a fresh interpreter by value "
+            f"({exc}): define it in a module file and pass it imported or as 'module:function', "
+            f"or use start_method='fork'"
         ) from None
 
 

@@ -16,12 +16,12 @@ from tuner.process.trial import CapturedStderr
 from tuner.zygote import Zygote, ZygoteError, dumps_confinement, release, wait_exit, zygote_for
 
 
-def wants_zygote(preload: Sequence[str] | None, mode: str, backend: Backend) -> bool:
+def wants_zygote(preload: Sequence[str] | None, start_method: str, backend: Backend) -> bool:
     """A zygote serves confined children, and a forked one only where this process has not
     imported the modules itself (then a plain fork is as cheap)."""
     if not preload or backend.launches:
         return False
-    return mode == "spawn" or not all(name in sys.modules for name in preload)
+    return start_method == "spawn" or not all(name in sys.modules for name in preload)
 
 
 def zygote_trial(
@@ -30,7 +30,7 @@ def zygote_trial(
     kwargs: dict,
     env: dict[str, str],
     python: str | None,
-    mode: str,
+    start_method: str,
     preload: Sequence[str],
     confinement: Confinement,
 ) -> ZygoteTrial:
@@ -39,11 +39,11 @@ def zygote_trial(
         task = spawn_task(target, args, kwargs, env)
     except TypeError as exc:
         raise ZygoteError(str(exc)) from None
-    if mode == "fork":  # the child finds what this process finds
+    if start_method == "fork":  # the child finds what this process finds
         task["path"] += [p for p in sys.path if p and p not in task["path"]]
     request = {"task": task, "confinement": dumps_confinement(confinement),
                "affinity": sorted(os.sched_getaffinity(0))}  # fmt: skip
-    interpreter = sys.executable if mode == "fork" else python or sys.executable
+    interpreter = sys.executable if start_method == "fork" else python or sys.executable
     return ZygoteTrial(zygote_for(interpreter, child_env(env), preload), request, confinement)
 
 
