@@ -15,10 +15,11 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
+from typing import cast
 
 from .matrix import ConfigError
 from .progress import Progress
-from .summary import direction_text, speedup_text
+from .summary import Summary, direction_text, speedup_text
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -110,7 +111,7 @@ def _human(result: dict) -> str:
     if result.get("kind") in ("lab", "compare", "matrix"):
         from .export import console_format
 
-        return console_format.render(result, result.get("out", ""))
+        return console_format.render(cast(Summary, result), result.get("out", ""))
     if "speedup" in result and result["speedup"]:
         return (f"best: {result['best']}: {direction_text(result['speedup'])} "
                 f"({speedup_text(result['speedup'])}); "

@@ -15,7 +15,7 @@ from .progress import Progress
 from .rounds import Budget
 from .runner import Runner
 from .saving import RUNS
-from .summary import config_entry, rounds_entry, summary_document, versus
+from .summary import Summary, config_entry, rounds_entry, summary_document, versus
 from .variants import STOCK, Variant
 
 SETTINGS = ("workload", "input", "hint", "sizes", "repeats", "duration", "warmup", "cpus",
@@ -30,7 +30,7 @@ def run_compare(
     progress: Progress,
     executor: Executor | None = None,
     share: bool = True,
-) -> dict:
+) -> Summary:
     """``variants`` in order: the first is the reference every other one is compared with.
     ``share``: variants of one build (same interpreter or image and env) share a worker per
     round, alternating ABBA; False gives every variant its own worker."""

@@ -17,7 +17,7 @@ from .progress import Progress
 from .records import RunRecord
 from .runner import Runner
 from .saving import RUNS, load_records
-from .summary import RUN_SETTINGS, config_entry, summary_document
+from .summary import RUN_SETTINGS, ConfigEntry, Summary, config_entry, summary_document
 from .variants import STOCK, Variant
 
 
@@ -40,7 +40,7 @@ def run_experiment(
     progress: Progress,
     extra_variants: dict[str, Variant],
     make_runner: type[Runner] = Runner,
-) -> dict:
+) -> Summary:
     """``make_runner``: `Runner` runs here; `tfopt.scaleout.RayRunner` on a Ray cluster."""
     live = LiveConfig(config_path)
     if live.config["journey"]:
@@ -90,9 +90,9 @@ def _as_list(value) -> list:
 def summarize(
     config: dict, jobs: list[Job], records_of: Callable[[str], list[RunRecord]] | None = None,
     environment: dict | None = None,
-) -> dict:
+) -> Summary:
     """``records_of(run_id)``: a permutation's records wherever they are (default: its folder)."""
-    configs = {}
+    configs: dict[str, ConfigEntry] = {}
     for job in jobs:
         if job.label in configs:
             continue

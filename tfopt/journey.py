@@ -20,12 +20,20 @@ from .matrix import journey_configs
 from .progress import Progress
 from .runner import Runner, measure_labelled
 from .saving import RUNS
-from .summary import RUN_SETTINGS, config_entry, speedup_text, summary_document, versus
+from .summary import (
+    RUN_SETTINGS,
+    Summary,
+    Versus,
+    config_entry,
+    speedup_text,
+    summary_document,
+    versus,
+)
 from .variants import STOCK, Variant, from_config
 
 
 def run_journey(config: dict, out: Path, progress: Progress, extra_variants: dict[str, Variant],
-                executor: Executor | None = None) -> dict:  # fmt: skip
+                executor: Executor | None = None) -> Summary:  # fmt: skip
     """Measure every point, interleaved; compare each with the first (and its ``against``).
     ``executor``: how one job is measured (default: a real child process)."""
     variants = {STOCK: Variant(STOCK), **extra_variants,
@@ -57,7 +65,7 @@ def run_journey(config: dict, out: Path, progress: Progress, extra_variants: dic
     return summary
 
 
-def journey_rows(points: list[dict], comparisons: list[dict]) -> list[dict]:
+def journey_rows(points: list[dict], comparisons: list[Versus]) -> list[dict]:
     """One row per point: its published figure and ours, each against the first point."""
     first = points[0]["name"]
     ours = {item["file"]: item["comparison"] for item in comparisons}
@@ -69,7 +77,7 @@ def journey_rows(points: list[dict], comparisons: list[dict]) -> list[dict]:
     ]  # fmt: skip
 
 
-def journey_markdown(summary: dict) -> str:
+def journey_markdown(summary: Summary) -> str:
     """The published figures and ours side by side, row by row."""
     lines = [f"# {summary['title']}", "",
              "Each row against the first, measured interleaved; the reference column is the "
@@ -82,10 +90,10 @@ def journey_markdown(summary: dict) -> str:
         measured = speedup_text(row["speedup"]) if row["speedup"] else "1.00x (reference point)"
         lines.append(f"| {row['name']} | {row['note']} | {reference} | {measured} |")
     first = summary["journey"][0]["name"]
-    others = [item for item in summary["comparisons"]
-              if item["comparison"] and item["comparison"]["before"] != first]  # fmt: skip
+    others = [(item["label"], vs) for item in summary["comparisons"]
+              for vs in [item["comparison"]] if vs and vs["before"] != first]  # fmt: skip
     if others:
         lines += ["", "Also compared:", ""]
-        lines += [f"- {item['label']} against {item['comparison']['before']}: "
-                  f"{speedup_text(item['comparison'])}" for item in others]  # fmt: skip
+        lines += [f"- {label} against {vs['before']}: {speedup_text(vs)}"
+                  for label, vs in others]  # fmt: skip
     return "\n".join(lines) + "\n"

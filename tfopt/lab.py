@@ -31,6 +31,9 @@ from .rounds import Budget, Pair, Rounds
 from .runner import Runner
 from .saving import RUNS
 from .summary import (
+    ConfigEntry,
+    Summary,
+    Versus,
     comparison,
     config_entry,
     not_ranked,
@@ -162,14 +165,14 @@ class Lab:
                 "base": current_label, "config": candidate, "vs_previous": vs_previous,
                 "kept": kept, **({"not_ranked": unranked} if unranked else {})}  # fmt: skip
 
-    def final(self, walked: list[dict]) -> dict[str, dict]:
+    def final(self, walked: list[dict]) -> dict[str, ConfigEntry]:
         configs = {INITIAL: self.initial, **{s["label"]: s["config"] for s in walked}}
         records, rounds = self.measure(configs, "final", self.settings.final, _final_pairs(
             list(configs), self.initial["alpha"], self.initial["threshold"]))  # fmt: skip
         self.final_rounds = rounds_entry(rounds)
         return {label: config_entry(label, configs[label], recs) for label, recs in records.items()}
 
-    def run(self) -> dict:
+    def run(self) -> Summary:
         """The whole lab; returns the summary after writing every results file."""
         self.out.mkdir(parents=True, exist_ok=True)
         self.progress.expected = self.expected_runs()
@@ -192,7 +195,8 @@ class Lab:
         screening = 2 * count * self.settings.screen.min_rounds
         return screening + tuning + (count + 1) * self.settings.final.min_rounds
 
-    def summarize(self, env: dict, walked: list[dict], configs: dict[str, dict]) -> dict:
+    def summarize(self, env: dict, walked: list[dict],
+                  configs: dict[str, ConfigEntry]) -> Summary:  # fmt: skip
         alpha, threshold = self.initial["alpha"], self.initial["threshold"]
         initial = configs[INITIAL]
         for step in walked:
@@ -242,7 +246,7 @@ def _final_pairs(labels: list[str], alpha: float, threshold: float):
     return wanted
 
 
-def _screening_note(step: dict, entry: dict) -> str:
+def _screening_note(step: dict, entry: ConfigEntry) -> str:
     """What screening did with the step and whether the final rounds agree."""
     unranked = not_ranked(entry)
     if unranked:
@@ -266,7 +270,8 @@ def _verdict(comparison_: dict | None) -> str:
     return f"{comparison_['value']:.2f}x vs previous, {comparison_['verdict']}"
 
 
-def _variant_comparison(step: dict, configs: dict, alpha: float, threshold: float) -> dict:
+def _variant_comparison(step: dict, configs: dict[str, ConfigEntry], alpha: float,
+                        threshold: float) -> Versus:  # fmt: skip
     before, after = configs[step["base"]], configs[step["label"]]
     file = f"{before['params'].get('variant', STOCK)}_vs_{step['name'].removeprefix('variant_')}"
     return versus(step["label"], file, before, after, alpha, threshold)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from .grappler import GRAPPLER_ENV
 from .grappler import paste_line as grappler_line
-from .summary import comparison, not_ranked, tunable_settings
+from .summary import ConfigEntry, Summary, comparison, not_ranked, tunable_settings
 
 ENV_KNOBS = {"omp": "OMP_NUM_THREADS", "onednn": "TF_ENABLE_ONEDNN_OPTS"}
 POOL_CALLS = {"inter": "tf.config.threading.set_inter_op_parallelism_threads",
@@ -14,7 +14,9 @@ MODEL_OPTIONS = ("mode", "batch_size", "bucket")
 DEFAULTS_LINE = "TensorFlow's defaults: nothing to change"
 
 
-def best_config(configs: dict[str, dict], initial: str, alpha: float, threshold: float) -> str:
+def best_config(
+    configs: dict[str, ConfigEntry], initial: str, alpha: float, threshold: float
+) -> str:
     """The fastest configuration that the final rounds show faster than ``initial`` and that no
     other configuration beats (faster than it, by the same rule); ``initial`` when none is.
     A configuration whose outputs differ from TensorFlow's (`not_ranked`) is never ranked."""
@@ -31,7 +33,7 @@ def best_config(configs: dict[str, dict], initial: str, alpha: float, threshold:
     return initial
 
 
-def _beaten(label: str, configs: dict[str, dict], alpha: float, threshold: float) -> bool:
+def _beaten(label: str, configs: dict[str, ConfigEntry], alpha: float, threshold: float) -> bool:
     for other in configs:
         result = comparison(configs[label], configs[other], alpha, threshold) \
             if other != label else None  # fmt: skip
@@ -62,7 +64,7 @@ def _env_value(value) -> str:
     return str(int(value)) if isinstance(value, bool) else str(value)
 
 
-def contradictions(summary: dict) -> list[str]:
+def contradictions(summary: Summary) -> list[str]:
     """Every place where the Best line, the recommendation or a verdict disagrees with the tables
     beside it (empty when the report is consistent). The report writer prints these; tests
     assert there are none."""

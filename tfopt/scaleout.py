@@ -22,6 +22,7 @@ from .jobs import Job
 from .progress import Progress
 from .records import RunRecord
 from .runner import Runner
+from .summary import Summary
 
 MAX_IN_FLIGHT = 256  # threads waiting on Ray; the cluster's node count is the real limit
 
@@ -81,7 +82,7 @@ def run_experiment_on_ray(
     progress: Progress,
     extra_variants: dict[str, variants_mod.Variant],
     address: str | None = None,
-) -> dict:
+) -> Summary:
     """`tfopt.experiment.run_experiment` with its runs on the cluster at ``address`` (a local
     Ray without one), then the report by machine type."""
     from .experiment import run_experiment

@@ -1,13 +1,15 @@
 """Turning run records into the summary every exporter draws from (figures in milliseconds).
 
-The summary stays the JSON document ``summary.json`` holds (`Summary`): the fields every kind
-shares, then the kind's own. `from_dict` is how a document comes back in.
+The summary stays the JSON document ``summary.json`` holds (`Summary`, typed as that document's
+fields): the fields every kind shares, then the kind's own. `from_dict` is how a document comes
+back in.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, cast
 
 import numpy as np
 
@@ -18,9 +20,6 @@ from .stats import Sample, compare
 SCHEMA = 1
 READABLE_SCHEMAS = range(1, SCHEMA + 1)
 REQUIRED_FIELDS = ("kind", "title", "configs", "steps", "comparisons")  # besides "schema"
-#: A summary document: ``schema``, ``kind``, ``title``, ``environment`` (when recorded),
-#: ``settings``, ``configs``, ``steps``, ``comparisons``, then its kind's own fields.
-Summary = dict[str, Any]
 THREAD_POOLS = ("inter", "intra")
 MS = 1000.0
 
@@ -29,16 +28,76 @@ RUN_SETTINGS = ("workload", "sizes", "workers", "repeats", "warmup", "cpus", "me
                 "tandem")
 
 
-def summary_document(kind: str, title: str, settings: dict, configs: dict, *,
+class ConfigEntry(TypedDict, total=False):
+    """One configuration pooled over its workers (`config_entry`): label, params, workers and
+    failed always; the figures only when a worker completed (else ``sweep`` is None)."""
+
+    label: str
+    params: dict[str, Any]
+    workers: int
+    failed: list[dict[str, Any]]  # worker, status, reason
+    unit: str
+    sweep: dict[str, Any] | None  # `tfopt.stats.Sample.summary`, in ms
+    sweep_ci95: list[float]
+    throughput: float
+    by_size: dict[str, dict[str, Any]]  # median, ci95, p90, p99, n per input size
+    sweeps_ms: list[float]
+    sweeps_worker: list[int]
+    replicates_ms: dict[str, float]  # one per worker (its round), as JSON keys
+    tensorflow: Any
+    details: dict[str, Any]
+    grappler: Any
+    concurrency: dict[str, Any] | None  # `concurrency_entry`
+    warnings: list[str]
+
+
+class Versus(TypedDict):
+    """A named comparison (`versus`), drawn as ``<file>.png``; ``comparison`` is `comparison`'s
+    figures, None when a side has no replicates."""
+
+    label: str
+    file: str
+    comparison: dict[str, Any] | None
+
+
+class _Shared(TypedDict):
+    """The fields `from_dict` requires of every kind."""
+
+    schema: int
+    kind: str  # "lab", "compare" or "matrix"
+    title: str
+    configs: dict[str, ConfigEntry]
+    steps: list[dict[str, Any]]  # the lab's walked steps; empty for other kinds
+    comparisons: list[Versus]
+
+
+class Summary(_Shared, total=False):
+    """A summary document: the fields every kind shares, ``environment`` when recorded, then
+    its kind's own (the lab's ``best`` .. ``speedup``; compare's ``rounds``; a journey's
+    ``journey``). Written by `summary_document`, read back by `from_dict`."""
+
+    environment: dict[str, Any]
+    settings: dict[str, Any]
+    rounds: dict[str, Any] | None  # `rounds_entry`
+    skipped_steps: dict[str, str]  # step name -> why it does not apply
+    tuning: dict[str, Any]  # empty when the threads step did not run
+    best: str
+    recommended: dict[str, Any]
+    recommendation: list[str]
+    speedup: dict[str, Any] | None
+    journey: list[dict[str, Any]]
+
+
+def summary_document(kind: str, title: str, settings: dict, configs: dict[str, ConfigEntry], *,
                      environment: dict | None = None, steps: list | None = None,
-                     comparisons: list | None = None, **extra: Any) -> Summary:  # fmt: skip
+                     comparisons: list[Versus] | None = None, **extra: Any) -> Summary:  # fmt: skip
     """The summary every exporter reads: the fields of every kind (``lab``, ``compare``,
-    ``matrix``), then the kind's own (``extra``)."""
-    document: Summary = {"schema": SCHEMA, "kind": kind, "title": title}
+    ``matrix``), then the kind's own (``extra``, fields of `Summary`)."""
+    document: dict[str, Any] = {"schema": SCHEMA, "kind": kind, "title": title}
     if environment is not None:
         document["environment"] = environment
-    return {**document, "settings": settings, "configs": configs, "steps": steps or [],
-            "comparisons": comparisons or [], **extra}  # fmt: skip
+    return cast(Summary, {**document, "settings": settings, "configs": configs,
+                          "steps": steps or [], "comparisons": comparisons or [], **extra})
 
 
 def from_dict(data: Any, source: str | Path) -> Summary:
@@ -50,15 +109,15 @@ def from_dict(data: Any, source: str | Path) -> Summary:
     missing = [field for field in REQUIRED_FIELDS if field not in data]
     if missing:
         raise SchemaError(f"{source} is not a summary document: it lacks {', '.join(missing)}")
-    return data
+    return cast(Summary, data)
 
 
-def config_entry(label: str, params: dict, records: list[RunRecord]) -> dict:
+def config_entry(label: str, params: dict, records: list[RunRecord]) -> ConfigEntry:
     """Everything about one configuration, pooled over its completed workers."""
     done = [r for r in records if r.ok]
     failed = [{"worker": r.worker, "status": r.status.value, "reason": r.reason} for r in records
               if not r.ok]  # fmt: skip
-    entry = {"label": label, "params": params, "workers": len(done), "failed": failed}
+    entry: ConfigEntry = {"label": label, "params": params, "workers": len(done), "failed": failed}
     sample = pooled(done)
     if sample is None:
         return {**entry, "sweep": None, "warnings": ["no worker completed"]}
@@ -102,7 +161,7 @@ def concurrency_entry(records: list[RunRecord]) -> dict | None:
     return {"rates": table, "best": {"batch": size, "requests": requests, "per_s": best}}
 
 
-def not_ranked(entry: dict) -> str | None:
+def not_ranked(entry: ConfigEntry) -> str | None:
     """Why a configuration cannot be ranked: its runtime's outputs differ from TensorFlow's
     beyond the tolerance of its precision. None when they agree (or nothing was converted)."""
     checks = (entry.get("details") or {}).get("outputs") or {}
@@ -143,7 +202,8 @@ def replicates(records: list[RunRecord]) -> dict[int, float]:
     return {r.worker: float(np.median(r.sweeps())) for r in records if r.ok and r.sweeps()}
 
 
-def comparison(before: dict, after: dict, alpha: float, threshold: float) -> dict | None:
+def comparison(before: ConfigEntry, after: ConfigEntry, alpha: float,
+               threshold: float) -> dict[str, Any] | None:  # fmt: skip
     """``after`` against ``before`` from their replicates (worker medians), paired by round, so
     it can be redone from summary.json; sweeps are never pooled into a p-value."""
     first, second = _replicates_of(before), _replicates_of(after)
@@ -153,23 +213,23 @@ def comparison(before: dict, after: dict, alpha: float, threshold: float) -> dic
     return {"before": before["label"], "after": after["label"], **result.to_dict()}
 
 
-def _replicates_of(entry: dict) -> dict[int, float]:
+def _replicates_of(entry: ConfigEntry) -> dict[int, float]:
     return {int(k): v for k, v in (entry.get("replicates_ms") or {}).items()}
 
 
-def versus(label: str, file: str, before: dict, after: dict, alpha: float,
-           threshold: float) -> dict:  # fmt: skip
+def versus(label: str, file: str, before: ConfigEntry, after: ConfigEntry, alpha: float,
+           threshold: float) -> Versus:  # fmt: skip
     """A named comparison drawn as ``<file>.png`` (variants: ``<a>_vs_<b>``)."""
     return {"label": label, "file": file,
             "comparison": comparison(before, after, alpha, threshold)}  # fmt: skip
 
 
-def rounds_entry(rounds) -> dict:
+def rounds_entry(rounds) -> dict[str, Any]:
     """How the randomized rounds went: how many, each one's order, why they stopped."""
     return {"count": len(rounds.orders), "orders": rounds.orders, "stopped": rounds.stopped}
 
 
-def speedup_text(comparison_: dict, digits: int = 2) -> str:
+def speedup_text(comparison_: Mapping[str, Any], digits: int = 2) -> str:
     """``1.23x (95% CI 1.10-1.31, p=0.002, 8 rounds, faster)``: one wording in the report,
     plots and CLI."""
     low, high = comparison_["ci95"]
@@ -178,7 +238,7 @@ def speedup_text(comparison_: dict, digits: int = 2) -> str:
             f"p={comparison_['p_value']:.2g}{rounds}, {comparison_['verdict']})")  # fmt: skip
 
 
-def direction_text(comparison_: dict, digits: int = 2) -> str:
+def direction_text(comparison_: Mapping[str, Any], digits: int = 2) -> str:
     """The result in words: ``b is 1.48x faster than a``, ``... 1.20x slower ...``, or
     ``no difference between a and b (within 5%)``, ``inconclusive (95% CI 0.97-1.10)``."""
     before, after, value = comparison_["before"], comparison_["after"], comparison_["value"]

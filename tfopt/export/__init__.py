@@ -6,7 +6,9 @@ the end from ``summary.json``, so ``tfopt report DIR`` can redraw them without m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from .. import summary as summary_mod
 from . import json_format, markdown_format, png_format
@@ -14,11 +16,11 @@ from . import json_format, markdown_format, png_format
 REPORT_EXPORTERS = (json_format, png_format, markdown_format)
 
 
-def export_all(summary: dict, out: Path) -> list[Path]:
+def export_all(summary: Mapping[str, Any], out: Path) -> list[Path]:
     """Write every end-of-run format into ``out``; returns the files written. A summary read
     back from ``out/summary.json`` (``tfopt report``) must be of a schema this tfopt reads."""
-    summary = summary_mod.from_dict(summary, out / json_format.SUMMARY)
+    document = summary_mod.from_dict(summary, out / json_format.SUMMARY)
     written: list[Path] = []
     for exporter in REPORT_EXPORTERS:
-        written += exporter.export(summary, out)
+        written += exporter.export(document, out)
     return written

@@ -3,11 +3,11 @@ medians, speedups with their CI and verdicts, runtimes and the recommendation, i
 
 from __future__ import annotations
 
-from ..summary import not_ranked, speedup_text
+from ..summary import ConfigEntry, Summary, not_ranked, speedup_text
 from . import tables
 
 
-def render(summary: dict, out: str = "") -> str:
+def render(summary: Summary, out: str = "") -> str:
     lines = [summary.get("title", "tfopt results")]
     lines += _inputs(summary)
     lines += _skipped(summary)
@@ -24,18 +24,18 @@ def render(summary: dict, out: str = "") -> str:
     return "\n".join(lines)
 
 
-def _inputs(summary: dict) -> list[str]:
+def _inputs(summary: Summary) -> list[str]:
     described = [f"{name} {shape} {dtype} ({source})"
                  for name, shape, dtype, source in tables.input_rows(summary)]  # fmt: skip
     return [f"inputs: {', '.join(described)}"] if described else []
 
 
-def _skipped(summary: dict) -> list[str]:
+def _skipped(summary: Summary) -> list[str]:
     return [f"step {name} skipped: {reason}"
             for name, reason in (summary.get("skipped_steps") or {}).items()]  # fmt: skip
 
 
-def _config_line(entry: dict) -> str:
+def _config_line(entry: ConfigEntry) -> str:
     sweep = entry.get("sweep")
     if not sweep:
         return f"{entry['label']}: no worker completed"
@@ -46,7 +46,7 @@ def _config_line(entry: dict) -> str:
             f"{tables.curve_label(entry)}{flag}")
 
 
-def _batches(summary: dict) -> list[str]:
+def _batches(summary: Summary) -> list[str]:
     lines = []
     for entry in tables.throughput_entries(summary):
         best = tables.best_batch(entry)
@@ -57,10 +57,10 @@ def _batches(summary: dict) -> list[str]:
     return ["per batch size:", *lines] if lines else []
 
 
-def _concurrency(summary: dict) -> list[str]:
+def _concurrency(summary: Summary) -> list[str]:
     lines = []
     for entry in tables.concurrency_entries(summary):
-        best = entry["concurrency"]["best"]
+        best = (entry.get("concurrency") or {})["best"]
         pairs = ", ".join(f"{row['batch']}x{row['requests']}: {row['per_s']:.0f}/s"
                           for row in tables.concurrency_rows(entry))  # fmt: skip
         lines.append(f"  {entry['label']} (batch x requests): {pairs}; best batch "
@@ -68,7 +68,7 @@ def _concurrency(summary: dict) -> list[str]:
     return ["concurrent requests:", *lines] if lines else []
 
 
-def _steps(summary: dict) -> list[str]:
+def _steps(summary: Summary) -> list[str]:
     lines = []
     for step in summary.get("steps", []):
         vs = step.get("vs_previous")
@@ -80,7 +80,7 @@ def _steps(summary: dict) -> list[str]:
     return ["steps:", *lines] if lines else []
 
 
-def _comparisons(summary: dict) -> list[str]:
+def _comparisons(summary: Summary) -> list[str]:
     configs = summary.get("configs", {})
     lines = []
     for item in summary.get("comparisons", []):
@@ -93,7 +93,7 @@ def _comparisons(summary: dict) -> list[str]:
     return ["comparisons (speedup of the second over the first):", *lines] if lines else []
 
 
-def _runtimes(summary: dict) -> list[str]:
+def _runtimes(summary: Summary) -> list[str]:
     rows = tables.runtime_rows(summary)
     if not any(row["runtime"] != "tensorflow" for row in rows):
         return []
@@ -109,11 +109,12 @@ def _runtime_line(row: dict) -> str:
             f"max rel {_number(row['max_rel'])}; {row['status']}")
 
 
-def _recommendation(summary: dict) -> list[str]:
-    if not summary.get("speedup"):
+def _recommendation(summary: Summary) -> list[str]:
+    speedup = summary.get("speedup")
+    if not speedup:
         return []
     settings = ", ".join(f"{k}={v}" for k, v in (summary.get("recommended") or {}).items())
-    return [f"best: {summary['best']} at {speedup_text(summary['speedup'])} against initial",
+    return [f"best: {summary['best']} at {speedup_text(speedup)} against initial",
             f"recommended settings: {settings or 'the defaults'}"]  # fmt: skip
 
 

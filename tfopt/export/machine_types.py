@@ -14,7 +14,7 @@ from pathlib import Path
 from ..matrix import flatten
 from ..records import RunRecord
 from ..saving import RUNS, load_records
-from ..summary import config_entry
+from ..summary import ConfigEntry, config_entry
 from . import png_format
 
 REPORT = "machine_types.md"
@@ -69,7 +69,7 @@ def configuration_names(configs: dict[str, dict]) -> dict[str, str]:
 
 
 def render(
-    entries: dict[str, dict[str, dict]], names: dict[str, str], facts: dict[str, list[str]]
+    entries: dict[str, dict[str, ConfigEntry]], names: dict[str, str], facts: dict[str, list[str]]
 ) -> list[str]:
     lines = ["# Results by machine type", ""]
     for mtype, by_config in sorted(entries.items()):
@@ -118,7 +118,7 @@ def _text(value) -> str:
     return str(value)
 
 
-def _row(entry: dict) -> str:
+def _row(entry: ConfigEntry) -> str:
     sweep = entry.get("sweep")
     if not sweep:
         return f"| {entry['label']} | 0 | no worker completed | | |"
@@ -126,7 +126,7 @@ def _row(entry: dict) -> str:
             f"{sweep['p90']:.2f} | {entry['throughput']:.1f} |")  # fmt: skip
 
 
-def _median(entry: dict | None) -> str:
+def _median(entry: ConfigEntry | None) -> str:
     if not entry:
         return "not run"
     sweep = entry.get("sweep")
@@ -138,7 +138,7 @@ def _plot_name(mtype: str) -> str:
     return f"machine_{slug}.png"
 
 
-def _plot(out: Path, mtype: str, by_config: dict[str, dict]) -> Path | None:
+def _plot(out: Path, mtype: str, by_config: dict[str, ConfigEntry]) -> Path | None:
     drawn = [entry for entry in by_config.values() if entry.get("by_size")]
     if not drawn:
         return None

@@ -6,18 +6,18 @@ from pathlib import Path
 
 from ..environment import machine_title, oversubscription
 from ..recommend import contradictions
-from ..summary import direction_text, not_ranked, speedup_text
+from ..summary import Summary, direction_text, not_ranked, speedup_text
 from . import tables
 from .atomic import replace_text
 
 REPORT = "report.md"
 
 
-def export(summary: dict, out: Path) -> list[Path]:
+def export(summary: Summary, out: Path) -> list[Path]:
     return [replace_text(out / REPORT, "\n".join(render(summary)) + "\n")]
 
 
-def render(summary: dict) -> list[str]:
+def render(summary: Summary) -> list[str]:
     env = summary.get("environment", {})
     lines = [f"# {summary.get('title', 'tfopt results')}", "", f"Machine: {machine_title(env)}"]
     tf = env.get("tensorflow") or {}
@@ -62,7 +62,7 @@ def _settings(settings: dict) -> list[str]:
     return ["Settings: " + ", ".join(f"{k}={v}" for k, v in settings.items())]
 
 
-def _measurement(summary: dict) -> list[str]:
+def _measurement(summary: Summary) -> list[str]:
     """Which test decided, on how many replicates: named in every report."""
     tested = [c for c in _all_comparisons(summary) if c]
     if not tested:
@@ -78,18 +78,19 @@ def _measurement(summary: dict) -> list[str]:
     return [line + ". Sweep percentiles are descriptive only."]
 
 
-def _all_comparisons(summary: dict) -> list[dict | None]:
+def _all_comparisons(summary: Summary) -> list[dict | None]:
     found = [summary.get("speedup")] + [step.get("vs_initial") for step in summary.get("steps", [])]
     return found + [item.get("comparison") for item in summary.get("comparisons", [])]
 
 
-def _headline(summary: dict) -> str:
+def _headline(summary: Summary) -> str:
     best = summary.get("best")
     if best == "initial":
         line = "**Best: `initial`: no step was faster than initial in the final rounds.**"
     else:
-        line = (f"**Best: `{best}`: {direction_text(summary['speedup'])} "
-                f"({speedup_text(summary['speedup'])}).**")  # fmt: skip
+        speedup = summary["speedup"]
+        assert speedup is not None  # a best other than initial was faster than it
+        line = f"**Best: `{best}`: {direction_text(speedup)} ({speedup_text(speedup)}).**"
     recommendation = summary.get("recommendation")
     if recommendation:
         line += "\n\nRecommended settings (paste):\n\n```\n" + "\n".join(recommendation) \
@@ -109,7 +110,7 @@ def _table(headers: list[str], rows: list[list]) -> list[str]:
     return lines + ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
 
 
-def _steps_table(summary: dict) -> list[str]:
+def _steps_table(summary: Summary) -> list[str]:
     configs = summary.get("configs", {})
     rows = []
     for step in summary["steps"]:
@@ -127,7 +128,7 @@ def _steps_table(summary: dict) -> list[str]:
     return _table(headers, rows)
 
 
-def _comparisons_table(summary: dict) -> list[str]:
+def _comparisons_table(summary: Summary) -> list[str]:
     configs = summary.get("configs", {})
     rows = []
     for item in summary["comparisons"]:
@@ -137,7 +138,7 @@ def _comparisons_table(summary: dict) -> list[str]:
     return _table(["comparison", "speedup [95% CI]", "p", "verdict"], rows)
 
 
-def _configs_table(summary: dict) -> list[str]:
+def _configs_table(summary: Summary) -> list[str]:
     rows = []
     for label, entry in summary.get("configs", {}).items():
         sweep = entry.get("sweep")
@@ -156,7 +157,7 @@ def _configs_table(summary: dict) -> list[str]:
     return _table(headers, rows)
 
 
-def _plots(summary: dict) -> list[str]:
+def _plots(summary: Summary) -> list[str]:
     names = (["initial"] if "initial" in summary.get("configs", {}) else []) + (
         ["configs"] if summary.get("kind") == "matrix" else []) + [
         item["file"] for item in summary.get("steps", []) + summary.get("comparisons", [])
@@ -164,7 +165,7 @@ def _plots(summary: dict) -> list[str]:
     return ["## Plots", "", *[f"![{name}]({name}.png)" for name in names], ""]
 
 
-def _warnings(summary: dict) -> list[str]:
+def _warnings(summary: Summary) -> list[str]:
     lines = []
     for label, entry in summary.get("configs", {}).items():
         lines += [f"- `{label}`: {warning}" for warning in entry.get("warnings", [])]
@@ -174,7 +175,7 @@ def _warnings(summary: dict) -> list[str]:
     return ["## Warnings", "", *lines, ""] if lines else []
 
 
-def _inputs_section(summary: dict) -> list[str]:
+def _inputs_section(summary: Summary) -> list[str]:
     rows = tables.input_rows(summary)
     if not rows:
         return []
@@ -182,7 +183,7 @@ def _inputs_section(summary: dict) -> list[str]:
     return ["", "## Inputs", "", *_table(headers, rows), ""]
 
 
-def _skipped_section(summary: dict) -> list[str]:
+def _skipped_section(summary: Summary) -> list[str]:
     skipped = summary.get("skipped_steps") or {}
     if not skipped:
         return []
@@ -190,7 +191,7 @@ def _skipped_section(summary: dict) -> list[str]:
             *[f"- `{name}`: {reason}" for name, reason in skipped.items()], ""]  # fmt: skip
 
 
-def _runtimes_section(summary: dict) -> list[str]:
+def _runtimes_section(summary: Summary) -> list[str]:
     rows = tables.runtime_rows(summary)
     if not rows:
         return []
@@ -202,7 +203,7 @@ def _runtimes_section(summary: dict) -> list[str]:
     return ["## Runtimes", "", *_table(headers, cells), ""]
 
 
-def _batches_section(summary: dict) -> list[str]:
+def _batches_section(summary: Summary) -> list[str]:
     """Per batch size for models whose input size is a batch: one sum over sizes hides which
     batch is fast (one size alone is the configurations table already)."""
     entries = tables.throughput_entries(summary)
@@ -220,7 +221,7 @@ def _batches_section(summary: dict) -> list[str]:
     return lines
 
 
-def _concurrency_section(summary: dict) -> list[str]:
+def _concurrency_section(summary: Summary) -> list[str]:
     """Rows per second with N requests at once, per batch size (the throughput hint)."""
     entries = tables.concurrency_entries(summary)
     if not entries:
@@ -234,7 +235,7 @@ def _concurrency_section(summary: dict) -> list[str]:
         rates = {(row["batch"], row["requests"]): row["per_s"] for row in rows}
         cells = [[batch, *[_number(rates.get((batch, n)), ".1f") for n in levels]]
                  for batch in sorted({row["batch"] for row in rows})]  # fmt: skip
-        best = entry["concurrency"]["best"]
+        best = (entry.get("concurrency") or {})["best"]
         lines += [f"`{entry['label']}`: best batch {best['batch']} with {best['requests']} "
                   f"concurrent request(s) at {best['per_s']:.1f} rows/s", "",
                   *_table(["batch", *[f"{n} request(s): rows/s" for n in levels]], cells), ""]

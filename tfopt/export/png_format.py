@@ -9,7 +9,9 @@ threads), since a variant or step can change any of them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -17,12 +19,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from ..environment import machine_title  # noqa: E402
-from ..summary import speedup_text  # noqa: E402
+from ..summary import ConfigEntry, Summary, speedup_text  # noqa: E402
 from . import tables  # noqa: E402
 from .atomic import replace_file  # noqa: E402
 
 
-def export(summary: dict, out: Path) -> list[Path]:
+def export(summary: Summary, out: Path) -> list[Path]:
     configs, written = summary.get("configs", {}), []
     machine = _subtitle(summary)
     if "initial" in configs:
@@ -33,9 +35,13 @@ def export(summary: dict, out: Path) -> list[Path]:
         if drawn:
             written.append(plot_sizes(drawn, out / "configs.png",
                                       f"all configurations\n{machine}"))  # fmt: skip
-    for item in summary.get("steps", []) + summary.get("comparisons", []):
+    compared: list[Mapping[str, Any]] = [*summary.get("steps", []),
+                                         *summary.get("comparisons", [])]  # fmt: skip
+    for item in compared:
         vs = item.get("vs_initial") or item.get("comparison")
-        before, after = configs.get(vs["before"]) if vs else None, configs.get(item["label"])
+        if not vs:
+            continue
+        before, after = configs.get(vs["before"]), configs.get(item["label"])
         if before and after:
             title = f"{vs['before']} vs {item['label']}: {speedup_text(vs)}\n{machine}"
             written.append(plot_sizes([before, after], out / f"{item['file']}.png", title))
@@ -46,7 +52,7 @@ def export(summary: dict, out: Path) -> list[Path]:
     return written
 
 
-def _subtitle(summary: dict) -> str:
+def _subtitle(summary: Summary) -> str:
     """The machine and limits (without a TensorFlow version: each legend has its own), and the
     inputs when the model declares them."""
     env = {**summary.get("environment", {}), "tensorflow": {}}
@@ -58,7 +64,7 @@ def _subtitle(summary: dict) -> str:
     return line
 
 
-def plot_throughput(entries: list[dict], path: Path, title: str) -> Path:
+def plot_throughput(entries: list[ConfigEntry], path: Path, title: str) -> Path:
     """Rows per second against batch size, one line per configuration, the best batch marked."""
     fig, ax = plt.subplots(figsize=(8, 5))
     for entry in entries:
@@ -75,13 +81,13 @@ def plot_throughput(entries: list[dict], path: Path, title: str) -> Path:
     return _finish(fig, ax, title, path)
 
 
-def _run_limits(summary: dict) -> str:
+def _run_limits(summary: Summary) -> str:
     settings = summary.get("settings", {})
     limits = [f"{k}={settings[k]}" for k in ("cpus", "memory") if settings.get(k)]
     return f"; runs limited to {', '.join(limits)}" if limits else ""
 
 
-def plot_sizes(entries: list[dict], path: Path, title: str) -> Path:
+def plot_sizes(entries: list[ConfigEntry], path: Path, title: str) -> Path:
     """One line per configuration: median latency (ms) by input size, 95% CI error bars."""
     fig, ax = plt.subplots(figsize=(8, 5))
     for entry in entries:
@@ -108,7 +114,7 @@ def _finish(fig, ax, title: str, path: Path) -> Path:
     return path
 
 
-def _scale_axes(ax, entries: list[dict]) -> None:
+def _scale_axes(ax, entries: list[ConfigEntry]) -> None:
     """Integer sizes on x; a log y axis when the lines are too far apart to read linearly."""
     sizes = sorted({int(s) for e in entries for s in (e.get("by_size") or {})})
     ax.set_xticks(sizes)
@@ -117,7 +123,7 @@ def _scale_axes(ax, entries: list[dict]) -> None:
         ax.set_yscale("log")
 
 
-def _legend(entry: dict) -> str:
+def _legend(entry: ConfigEntry) -> str:
     sweep = entry.get("sweep") or {}
     flag = " (unstable)" if sweep.get("unstable") else ""
     return (f"{entry['label']}: {sweep.get('median', float('nan')):.1f} ms/sweep{flag}\n"

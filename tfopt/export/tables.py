@@ -4,30 +4,30 @@ own label (TensorFlow version or runtime, oneDNN, threads)."""
 
 from __future__ import annotations
 
-from ..summary import not_ranked
+from ..summary import ConfigEntry, Summary, not_ranked
 
 MS = 1000.0
 
 
-def first_details(summary: dict) -> dict:
+def first_details(summary: Summary) -> dict:
     """The details of the first configuration that has some (all share the inputs)."""
     return next((e["details"] for e in summary.get("configs", {}).values() if e.get("details")), {})
 
 
-def input_rows(summary: dict) -> list[list[str]]:
+def input_rows(summary: Summary) -> list[list[str]]:
     """name, shape (N = the batch size swept), dtype, where the data comes from."""
     inputs = first_details(summary).get("inputs") or []
     return [[item["name"], item["shape"], item["dtype"], item["source"]] for item in inputs]
 
 
-def throughput_entries(summary: dict) -> list[dict]:
+def throughput_entries(summary: Summary) -> list[ConfigEntry]:
     """The configurations whose input size is a batch of rows (a SavedModel), measured at more
     than one batch size: worth a per-batch table and a throughput-against-batch plot."""
     return [entry for entry in summary.get("configs", {}).values()
             if entry.get("unit") == "rows" and len(entry.get("by_size") or {}) > 1]  # fmt: skip
 
 
-def batch_rows(entry: dict) -> list[dict]:
+def batch_rows(entry: ConfigEntry) -> list[dict]:
     """Per batch size: latency median and 95% CI, p90, p99 (ms) and rows per second."""
     rows = []
     for size, figures in sorted((entry.get("by_size") or {}).items(), key=lambda kv: int(kv[0])):
@@ -38,7 +38,7 @@ def batch_rows(entry: dict) -> list[dict]:
     return rows
 
 
-def concurrency_rows(entry: dict) -> list[dict]:
+def concurrency_rows(entry: ConfigEntry) -> list[dict]:
     """Per (batch size, concurrent requests): rows per second (the workers' median)."""
     rates = (entry.get("concurrency") or {}).get("rates") or {}
     return [{"batch": int(size), "requests": int(requests), "per_s": figures["per_s"]}
@@ -46,17 +46,17 @@ def concurrency_rows(entry: dict) -> list[dict]:
             for requests, figures in sorted(by_requests.items(), key=lambda kv: int(kv[0]))]
 
 
-def concurrency_entries(summary: dict) -> list[dict]:
+def concurrency_entries(summary: Summary) -> list[ConfigEntry]:
     """The configurations whose workers measured concurrent requests."""
     return [entry for entry in summary.get("configs", {}).values() if entry.get("concurrency")]
 
 
-def best_batch(entry: dict) -> dict:
+def best_batch(entry: ConfigEntry) -> dict:
     """The batch size with the most rows per second (of one of `throughput_entries`)."""
     return max(batch_rows(entry), key=lambda row: row["per_s"])
 
 
-def runtime_rows(summary: dict) -> list[dict]:
+def runtime_rows(summary: Summary) -> list[dict]:
     """One row per configuration that names its runtime: what ran, at which precision, how
     close its outputs came to TensorFlow's, or why it did not run."""
     rows = []
@@ -79,7 +79,7 @@ def runtime_rows(summary: dict) -> list[dict]:
     return rows
 
 
-def _status(entry: dict, failure: str | None) -> str:
+def _status(entry: ConfigEntry, failure: str | None) -> str:
     if not entry.get("sweep"):
         return f"did not run: {failure}" if failure else "did not run"
     flag = not_ranked(entry)
@@ -89,7 +89,7 @@ def _status(entry: dict, failure: str | None) -> str:
     return "outputs match TensorFlow" if checked else "reference"
 
 
-def _first_failure(entry: dict) -> str | None:
+def _first_failure(entry: ConfigEntry) -> str | None:
     for failed in entry.get("failed", []):
         reason = (failed.get("reason") or failed.get("status") or "").strip().splitlines()
         if reason:
@@ -98,12 +98,12 @@ def _first_failure(entry: dict) -> str | None:
     return None
 
 
-def _variant_runtime(entry: dict) -> str:
+def _variant_runtime(entry: ConfigEntry) -> str:
     variant = (entry.get("params") or {}).get("variant")
     return variant.get("spec", "") if isinstance(variant, dict) else str(variant or "")
 
 
-def curve_label(entry: dict) -> str:
+def curve_label(entry: ConfigEntry) -> str:
     """What ran this curve: the runtime or TensorFlow version, oneDNN state, thread counts and
     the grappler options its workers' TensorFlow reported (when any were set)."""
     details = entry.get("details") or {}
