@@ -12,7 +12,7 @@ from tfopt import summary
 from tfopt.export import export_all
 from tfopt.records import RunRecord, read_record, write_record
 from tfopt.schema import SchemaError
-from tuner.outcome import TrialStatus
+from tuner.outcome import TrialOutcome, TrialStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_SUMMARIES = sorted((ROOT / "examples" / "results").glob("**/summary.json"))
@@ -39,6 +39,20 @@ def test_a_record_is_written_as_before(tmp_path):
         '"finished_at": 0.0}'
     )
 
+
+
+def test_a_record_of_an_outcome_keeps_the_child_facts_it_has_fields_for(tmp_path):
+    """One copy of a trial's facts: the record takes what it stores, in the same bytes."""
+    outcome = TrialOutcome(TrialStatus.COMPLETE, {"sweeps": [0.1]}, reason=None, wall_time=1.5,
+                           pid=42, peak_rss=2048, backend="cgroup_v2", enforced={"cpus": "quota"},
+                           warnings=["w"])  # fmt: skip
+    made = RunRecord.of_outcome(outcome, run_id="abc", worker=0, label="a", params={"mode": "a"})
+    assert made.to_dict() == {**record().to_dict(), "wall_time": 1.5, "peak_rss": 2048,
+                              "backend": "cgroup_v2"}  # fmt: skip
+    returned_a_number = TrialOutcome(TrialStatus.FAIL, 3.0, value=3.0, reason="boom")
+    failed = RunRecord.of_outcome(returned_a_number.as_dict(), run_id="abc", worker=0,
+                                  label="a", params={})  # fmt: skip
+    assert failed.payload is None and failed.reason == "boom" and not failed.ok
 
 def test_a_record_of_a_newer_format_is_refused_not_measured_again(tmp_path):
     path = write_record(tmp_path, record())

@@ -13,11 +13,12 @@ import contextlib
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from tuner.outcome import TrialStatus
+from tuner.outcome import CHILD_FACTS, TrialOutcome, TrialStatus
 
 from .matrix import flatten
 from .schema import SchemaError, check_version
@@ -48,6 +49,18 @@ class RunRecord:
 
     def __post_init__(self) -> None:
         self.status = TrialStatus(self.status)
+
+    @classmethod
+    def of_outcome(cls, outcome: TrialOutcome | Mapping[str, Any], **identity: Any) -> RunRecord:
+        """The record of a child's outcome (or of its fields, as a Ray task sends them back): its
+        status, its payload when that is a dict, and those of `tuner.outcome.CHILD_FACTS` a record
+        keeps; ``identity`` gives the rest (run_id, worker, label, params, folder)."""
+        given = outcome if isinstance(outcome, Mapping) else vars(outcome)
+        kept = {f.name for f in fields(cls)}
+        facts = {name: given[name] for name in CHILD_FACTS if name in kept and name in given}
+        payload = given.get("payload")
+        return cls(status=given["status"], payload=payload if isinstance(payload, dict) else None,
+                   **facts, **identity)  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str | Path) -> RunRecord:

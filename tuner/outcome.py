@@ -21,6 +21,11 @@ class TrialStatus(str, enum.Enum):
         return self.value
 
 
+#: How the child ran, beside its status and what it returned: what a record of the trial keeps
+#: (`TrialOutcome.child_facts`; `tuner.trial.Trial` all of them, tfopt's run records some).
+CHILD_FACTS = ("reason", "wall_time", "pid", "peak_rss", "backend", "enforced", "warnings")
+
+
 @dataclass
 class TrialOutcome:
     """One run of one function in one child.
@@ -51,6 +56,10 @@ class TrialOutcome:
         if self.ok and self.value is not None and math.isfinite(self.value):
             return self.value
         return math.inf
+
+    def child_facts(self) -> dict[str, Any]:
+        """`CHILD_FACTS` by name: one copy for every record built from this outcome."""
+        return {name: getattr(self, name) for name in CHILD_FACTS}
 
     def as_dict(self) -> dict:
         data = asdict(self)

@@ -43,13 +43,7 @@ class Trial:
             repeat=repeat,
             status=status,
             value=outcome.score if status is TrialStatus.COMPLETE else math.inf,
-            reason=reason,
-            wall_time=outcome.wall_time,
-            pid=outcome.pid,
-            peak_rss=outcome.peak_rss,
-            backend=outcome.backend,
-            enforced=outcome.enforced,
-            warnings=outcome.warnings,
+            **{**outcome.child_facts(), "reason": reason},
         )
 
     def as_dict(self) -> dict:

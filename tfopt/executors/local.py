@@ -44,17 +44,12 @@ class LocalExecutor:
         outcome = tuner.run_in_child(
             target, task, timeout=config["timeout"], limits=limits, **options
         )
-        return RunRecord(
+        return RunRecord.of_outcome(
+            outcome,
             run_id=job.perm.run_id,
             worker=job.worker,
             label=job.label,
-            status=outcome.status,
             params=job.perm.run_params,
-            payload=outcome.payload if isinstance(outcome.payload, dict) else None,
-            reason=outcome.reason,
-            wall_time=outcome.wall_time,
-            peak_rss=outcome.peak_rss,
-            backend=outcome.backend,
             folder=str(job.folder.relative_to(self.out)),
         )
 

@@ -122,17 +122,14 @@ class RayExecutor:
         reason = result.get("reason")
         if reason and node.get("host"):
             reason = f"on node {node['host']} ({node['node_id'][:8]}): {reason}"
-        return NodeRunRecord(
+        changed = {"payload": {**(payload or {}), "node": node}, "reason": reason,
+                   "backend": f"ray/{result.get('backend', 'none')}"}  # fmt: skip
+        return NodeRunRecord.of_outcome(
+            {**result, **changed},
             run_id=job.perm.run_id,
             worker=job.worker,
             label=job.label,
-            status=result["status"],
             params=job.perm.run_params,
-            payload={**(payload or {}), "node": node},
-            reason=reason,
-            wall_time=result.get("wall_time", 0.0),
-            peak_rss=result.get("peak_rss"),
-            backend=f"ray/{result.get('backend', 'none')}",
             folder=str(job.folder.relative_to(self.out)),
         )
 

@@ -61,15 +61,7 @@ def _measure_on_node(run: dict) -> dict:
     steal_after = steal_seconds()
     if steal_before is not None and steal_after is not None:
         node["steal_seconds_during_run"] = round(steal_after - steal_before, 3)
-    return {
-        "status": outcome.status.value,
-        "payload": outcome.payload,
-        "reason": outcome.reason,
-        "wall_time": outcome.wall_time,
-        "peak_rss": outcome.peak_rss,
-        "backend": outcome.backend,
-        "node": node,
-    }
+    return {**outcome.as_dict(), "node": node}
 
 
 def _probe_build(run: dict, options: dict) -> dict | None:
