@@ -12,9 +12,8 @@ from typing import Any
 
 from . import variants as variants_mod
 from .matrix import Permutation
+from .matrix_keys import KNOB_ENV
 from .workloads.savedmodel import concurrency_levels
-
-KNOB_ENV = {"omp": "OMP_NUM_THREADS", "onednn": "TF_ENABLE_ONEDNN_OPTS"}
 
 
 @dataclass(frozen=True)

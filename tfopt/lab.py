@@ -23,6 +23,7 @@ from .export import export_all
 from .interleave import measure_rounds
 from .jobs import Job, task_for
 from .matrix import Permutation, resolve
+from .matrix_keys import KNOB_ENV
 from .objective import log_name as objective_log_name
 from .objective import objective_key
 from .progress import Progress
@@ -99,8 +100,9 @@ class Lab:
         import tuner
 
         cores = len(environment.cpu_record()["visible_cores"])
+        omp = KNOB_ENV["omp"]  # an upper-case knob: the tuner sets it in the trial's environment
         space = {"inter": tuner.Int(1, cores), "intra": tuner.Int(1, cores),
-                 "OMP_NUM_THREADS": tuner.Int(1, cores)}  # fmt: skip
+                 omp: tuner.Int(1, cores)}  # fmt: skip
         job = Job(Permutation({**config, "tag": "tune"}), 0, "tune", self.out / RUNS / "tune")
         task = task_for(job)  # every trial appends its logs to runs/tune/worker0.*
         self.progress.note(f"tuning threads: up to {self.settings.tune_budget} trials")
@@ -117,7 +119,7 @@ class Lab:
             memory=config["memory"],
             log=log,
             log_key=key,
-            start={"inter": 1, "intra": cores, "OMP_NUM_THREADS": 1},
+            start={"inter": 1, "intra": cores, omp: 1},
             remeasure_incumbent=self.settings.tune_remeasure,
             verbose=True,
             **options,
@@ -127,7 +129,7 @@ class Lab:
         if not result.best_config:
             raise RuntimeError("the tuner found no working thread configuration")
         best = result.best_config
-        knobs = {"inter": best["inter"], "intra": best["intra"], "omp": best["OMP_NUM_THREADS"]}
+        knobs = {"inter": best["inter"], "intra": best["intra"], "omp": best[omp]}
         self.tuned = {"best_config": knobs, "best_ms": result.best_value * 1000,
                       "trials": len(result.trials), "log": log}  # fmt: skip
         self.progress.advance(f"tuned threads: {knobs} ({self.tuned['best_ms']:.1f} ms/sweep)",

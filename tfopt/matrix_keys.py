@@ -106,6 +106,10 @@ DEFAULTS: Matrix = {
     "threshold": 0.05,
 }
 
+# The knobs that are environment variables, by the one name a config and a result use for each;
+# the variable is named here only (a child sees it before TensorFlow loads).
+KNOB_ENV = {"omp": "OMP_NUM_THREADS", "onednn": "TF_ENABLE_ONEDNN_OPTS"}
+
 # Keys whose list values are data, not axes of the matrix.
 LITERAL_KEYS = {"sizes", "exclude", "variants", "journey", "mem_trace", "input"}
 # The only keys that may take a list of values (tables: every key inside them).

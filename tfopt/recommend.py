@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from .grappler import GRAPPLER_ENV
 from .grappler import paste_line as grappler_line
+from .matrix_keys import KNOB_ENV
 from .summary import ConfigEntry, Summary, comparison, not_ranked, tunable_settings
 
-ENV_KNOBS = {"omp": "OMP_NUM_THREADS", "onednn": "TF_ENABLE_ONEDNN_OPTS"}
 POOL_CALLS = {"inter": "tf.config.threading.set_inter_op_parallelism_threads",
               "intra": "tf.config.threading.set_intra_op_parallelism_threads"}  # fmt: skip
 MODEL_OPTIONS = ("mode", "batch_size", "bucket")
@@ -46,7 +46,7 @@ def paste_lines(params: dict) -> list[str]:
     """The recommendation as a user pastes it: env vars, ``tf.config.threading`` calls, model
     options and the build; one line saying so when it is TensorFlow's defaults."""
     knobs = params.get("knobs", {})
-    lines = [f"{name}={_env_value(knobs[key])}" for key, name in ENV_KNOBS.items()
+    lines = [f"{name}={_env_value(knobs[key])}" for key, name in KNOB_ENV.items()
              if knobs.get(key) is not None]  # fmt: skip
     lines += [grappler_line(value) if name == GRAPPLER_ENV else f"{name}={value}"
               for name, value in params.get("env", {}).items()]  # fmt: skip
