@@ -88,7 +88,8 @@ def compare_command(trial: Trial, folder: Path, quick: bool, mode: str,
         extra_a = dict.fromkeys(extra_b, 0)  # the same env var, nothing added
         command += ["--workload", f"{WRAPPED}:make_model", "--inputs", f"{WRAPPED}:make_inputs",
                     "--variant", f"a=stock,{PRODUCTS_ENV}={products_text(extra_a)}",
-                    "--variant", f"b=stock,{PRODUCTS_ENV}={products_text(extra_b)}"]  # fmt: skip
+                    "--variant", f"b=stock,{PRODUCTS_ENV}={products_text(extra_b)}",
+                    "--tandem"]  # fmt: skip
     return command + (["--quick"] if quick else [])
 
 

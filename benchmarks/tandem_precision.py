@@ -4,11 +4,11 @@
 
 Each pair is two ``tfopt compare`` runs of the credibility benchmark's A/B (g2p in XLA mode,
 side b doing ``--effect`` more real arithmetic, its amount calibrated once and set through an env
-var, so the sides cannot share a process), with a fixed number of rounds: one in tandem (the
-default: both workers at once, taking turns at their timed sweeps), one with ``--no-tandem`` (one
-worker after the other). The two arms of a pair run back to back in a random order. The JSON
-gives every compare's ratio, 95% CI half-width and time, and per arm the medians; the ratio of
-the median half-widths is the answer.
+var, so the sides cannot share a process), with a fixed number of rounds: one with ``--tandem``
+(both workers at once, taking turns at their timed sweeps), one without (one worker after the
+other). The two arms of a pair run back to back in a random order. The JSON gives every
+compare's ratio, 95% CI half-width and time, and per arm the medians; the ratio of the median
+half-widths is the answer.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .credibility import Trial, calibrate_extra, products_of, run_trial
 
-ARMS = {"tandem": [], "sequential": ["--no-tandem"]}
+ARMS = {"tandem": ["--tandem"], "sequential": []}
 
 
 def run(args: argparse.Namespace) -> dict:

@@ -31,7 +31,7 @@ def test_quick_lab_on_g2p_writes_the_whole_results_folder(tmp_path):
     assert set(summary["configs"]) == {"initial", "graph", "threads"} or set(
         summary["configs"]) == {"initial", "graph"}  # threads is skipped if tuning changes nothing
     initial = summary["configs"]["initial"]
-    assert initial["params"]["mode"] is None and initial["workers"] == 4  # --quick: 4 rounds
+    assert initial["params"]["mode"] is None and initial["workers"] == 3  # --quick: 3 final rounds
     assert set(initial["by_size"]) == {"1", "6"}
     for key in ("p50", "p90", "p99", "mean", "std"):
         assert initial["sweep"][key] > 0

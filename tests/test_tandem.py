@@ -101,7 +101,7 @@ def inputs(size: int, seed: int) -> list[int]:
 
 
 def measure(tmp_path, b_env: dict, **settings):
-    base = resolve({**WORKLOAD, **settings})
+    base = resolve({**WORKLOAD, "tandem": True, **settings})
     configs = {"a": {**base, "env": {"TANDEM_TEST_SIDE": "a"}}, "b": {**base, "env": b_env}}
     runner = Runner(tmp_path, {STOCK: Variant(STOCK)}, Progress(0))
     return measure_rounds(runner, configs, "t", Budget(2, 2), lambda _: [], alpha=0.05,

@@ -75,7 +75,7 @@ def _base_config(args) -> dict:
         "cpus": args.cpus,
         "memory": args.memory,
         "zygote": not args.no_zygote,
-        "tandem": not args.no_tandem,
+        "tandem": args.tandem,
     }
     if args.sizes:
         base["sizes"] = args.sizes
@@ -101,7 +101,7 @@ def _variants(args) -> dict:
 CONFIG_FILE_KEYS = ("workload", "inputs", "signature", "input", "hint", "sizes", "cpus",
                     "memory", "repeats", "duration", "warmup", "workers", "rounds", "time_budget",
                     "separate_processes", "quick", "steps", "tune_budget", "no_zygote",
-                    "no_tandem")  # fmt: skip
+                    "tandem")  # fmt: skip
 
 
 def _refuse_flags_beside_config(args) -> None:

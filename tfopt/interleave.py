@@ -82,7 +82,7 @@ def in_tandem(configs: dict[str, dict], groups: dict[str, list[str]], runner: Ru
     """Whether a round's workers run at once, taking turns (`tfopt.tandem`): when the configs
     allow it, each worker measures one of them, and the executor can."""
     return (len(groups) > 1 and all(len(labels) == 1 for labels in groups.values())
-            and all(config.get("tandem", True) for config in configs.values())
+            and all(config.get("tandem") for config in configs.values())
             and runner.executor.can_tandem(list(configs.values())))  # fmt: skip
 
 

@@ -88,7 +88,7 @@ DEFAULTS: Matrix = {
     "tag": "",
     "parallel": False,
     "zygote": True,
-    "tandem": True,
+    "tandem": False,  # opt-in until a failing side no longer fails its partners
     "cpus": None,
     "memory": None,
     "variant": "stock",
