@@ -15,8 +15,8 @@ preset) on g2p in XLA mode (``--mode``), run as a user runs it, in a fresh resul
 Every kind of compare runs in two conditions: ``quiet`` (only what else runs on the machine) and
 ``busy`` (plus a neighbour this benchmark starts and stops itself: a pure-Python loop pinned to
 one core). Compares are interleaved (round r holds compare r of every kind and condition), so a
-run cut short by ``--max-minutes`` or Ctrl-C is still balanced. ``credibility.json`` is rewritten
-after every compare; ``credibility.png`` is drawn at the end.
+run cut short by ``--max-minutes`` or Ctrl-C is still balanced, and ``--resume`` runs the rest.
+``credibility.json`` is rewritten after every compare; ``credibility.png`` is drawn at the end.
 """
 
 from __future__ import annotations
@@ -181,6 +181,10 @@ def run(args: argparse.Namespace) -> dict:
               for kind, count in counts.items()}  # fmt: skip
     trials = plan(counts, tuple(args.conditions))
     args.out.mkdir(parents=True, exist_ok=True)
+    earlier = _earlier_run(args.out / JSON_NAME, args.mode) if args.resume else None
+    if earlier:
+        done = {(run["round"], run["condition"], run["kind"]) for run in earlier["runs"]}
+        trials = [t for t in trials if (t.round, t.condition, t.kind) not in done]
     work = Path(args.work or tempfile.mkdtemp(prefix="credibility-"))
     result = {"schema": SCHEMA, "kind": "credibility", "quick": args.quick, "mode": args.mode,
               "rounds": args.rounds, "counts": counts,
@@ -188,7 +192,12 @@ def run(args: argparse.Namespace) -> dict:
               "loadavg_start": list(os.getloadavg()), "started": time.time(), "work": str(work),
               "planned": len(trials), "runs": []}  # fmt: skip
     deadline = time.monotonic() + args.max_minutes * 60 if args.max_minutes else None
-    result["extra_products"] = calibrate_extra([k for k, n in counts.items() if n], args.mode)
+    if earlier:  # the same extra work as the compares it continues
+        result |= {"runs": earlier["runs"], "extra_products": earlier["extra_products"],
+                   "resumed": [*earlier.get("resumed", []), earlier["started"]]}
+    else:
+        kinds = [k for k, n in counts.items() if n]
+        result["extra_products"] = calibrate_extra(kinds, args.mode)
     try:
         for index, trial in enumerate(trials, 1):
             if deadline is not None and time.monotonic() > deadline:
@@ -210,6 +219,18 @@ def run(args: argparse.Namespace) -> dict:
         if result["runs"]:
             plot(result, args.out / PNG_NAME)
     return result
+
+
+def _earlier_run(path: Path, mode: str) -> dict | None:
+    """The run ``--resume`` continues, if ``path`` holds one made with the same extra work."""
+    if not path.exists():
+        return None
+    earlier = json.loads(path.read_text())
+    if earlier.get("kind") != "credibility" or earlier.get("schema") != SCHEMA:
+        raise SystemExit(f"--resume: {path} is not a credibility run of schema {SCHEMA}")
+    if earlier["mode"] != mode:
+        raise SystemExit(f"--resume: {path} was run in mode {earlier['mode']}, not {mode}")
+    return earlier
 
 
 def _line(entry: dict) -> str:
@@ -237,6 +258,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="comma-separated, of quiet,busy (default both)")  # fmt: skip
     parser.add_argument("--rounds", metavar="MIN[-MAX]",
                         help="every compare's --rounds (default: the compare preset's)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the compares in --out's credibility.json and run the rest "
+                             "of the plan, with the same extra work")  # fmt: skip
     parser.add_argument("--max-minutes", type=float,
                         help="start no new compare after this many minutes")  # fmt: skip
     return parser.parse_args(argv)
