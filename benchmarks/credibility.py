@@ -10,7 +10,8 @@ preset) on g2p in XLA mode (``--mode``), run as a user runs it, in a fresh resul
 - A/B: the g2p workload wrapped by ``benchmarks.extra_compute``, side b doing 10% or 5% more
   real arithmetic per call (matrix products, their counts calibrated once at the start of the
   run and fixed for every worker: ``CREDIBILITY_EXTRA_PRODUCTS``). The right verdict is "slower".
-  The sides differ in an env var, so each needs workers of its own, as two builds would.
+  The sides differ in an env var, so each needs workers of its own, as two builds would (in
+  tandem rounds, the default).
 
 Every kind of compare runs in two conditions: ``quiet`` (only what else runs on the machine) and
 ``busy`` (plus a neighbour this benchmark starts and stops itself: a pure-Python loop pinned to
@@ -88,8 +89,7 @@ def compare_command(trial: Trial, folder: Path, quick: bool, mode: str,
         extra_a = dict.fromkeys(extra_b, 0)  # the same env var, nothing added
         command += ["--workload", f"{WRAPPED}:make_model", "--inputs", f"{WRAPPED}:make_inputs",
                     "--variant", f"a=stock,{PRODUCTS_ENV}={products_text(extra_a)}",
-                    "--variant", f"b=stock,{PRODUCTS_ENV}={products_text(extra_b)}",
-                    "--tandem"]  # fmt: skip
+                    "--variant", f"b=stock,{PRODUCTS_ENV}={products_text(extra_b)}"]  # fmt: skip
     return command + (["--quick"] if quick else [])
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .credibility import Trial, calibrate_extra, products_of, run_trial
 
-ARMS = {"tandem": ["--tandem"], "sequential": []}
+ARMS = {"tandem": ["--tandem"], "sequential": ["--no-tandem"]}
 
 
 def run(args: argparse.Namespace) -> dict:

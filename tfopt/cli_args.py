@@ -94,10 +94,11 @@ def _common(parser: argparse.ArgumentParser, out: bool = True) -> None:
     group.add_argument("--no-zygote", action="store_true",
                        help="every worker imports TensorFlow itself, instead of being forked "
                             "from a process per environment that imported it once")  # fmt: skip
-    group.add_argument("--tandem", action="store_true",
-                       help="a round's workers all at once, taking turns at their timed "
-                            "sweeps, instead of one after the other (a failing worker fails "
-                            "its round)")  # fmt: skip
+    group.add_argument("--tandem", action="store_const", const=True, default="auto",
+                       help="a round's workers all at once, taking turns at their timed sweeps "
+                            "(the default), even for a build whose OpenMP threads spin")
+    group.add_argument("--no-tandem", dest="tandem", action="store_const", const=False,
+                       help="a round's workers one after the other")  # fmt: skip
     group.add_argument("--quick", action="store_true",
                        help="fewer repeats, workers, trials (about 3 minutes on 2 cores)")
     group.add_argument("--variant", action="append", default=[], metavar="NAME=SPEC",

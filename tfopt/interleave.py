@@ -5,8 +5,9 @@ Configurations that can share a process (the same build, env, thread knobs and l
 only in model options such as g2p's mode, batch size or bucketing) are built by ONE worker that
 alternates their sweeps ABBA (`tfopt.measure.run_sides`): the process's luck then cancels in
 their ratio. The others get a worker each per round: all at once, taking turns at their timed sweeps
-(`tfopt.tandem`), or where that cannot be (containers, a cluster), one after the other in the
-round's random order.
+(`tfopt.tandem`), or where that cannot be (containers, a cluster, a build whose OpenMP threads
+spin, ``tandem = false``), one after the other in the round's random order. The rounds record
+which (``layout``).
 
 Runs are keyed by content as everywhere else, so a rerun replays the finished rounds from disk
 (the same order, the same values, the same decisions) and goes on from there.
@@ -64,7 +65,8 @@ def measure_rounds(
 
     rounds = run_rounds(list(configs), measure, wanted, budget, alpha=alpha, threshold=threshold,
                         seed=seed, note=runner.progress.note)  # fmt: skip
-    runner.progress.note(f"{tag}: {rounds.stopped}")
+    rounds.layout = layout(groups, together)
+    runner.progress.note(f"{tag}: {rounds.stopped} ({rounds.layout})")
     done = {label: recs for name in groups
             for label, recs in records(name, len(rounds.orders)).items()}  # fmt: skip
     return {label: done[label] for label in configs}, rounds
@@ -76,6 +78,15 @@ def process_groups(configs: dict[str, dict], runner: Runner, share: bool) -> dic
     for label, config in configs.items():
         groups.setdefault(_share_key(config, runner) if share else label, []).append(label)
     return {JOINED.join(labels): labels for labels in groups.values()}
+
+
+def layout(groups: dict[str, list[str]], together: bool) -> str:
+    """How a round's configurations were measured, in words."""
+    if len(groups) == 1:
+        return "one worker per round, sweeps alternated ABBA"
+    if together:
+        return "in tandem: a worker each per round, taking turns"
+    return "a worker each per round, one after the other"
 
 
 def in_tandem(configs: dict[str, dict], groups: dict[str, list[str]], runner: Runner) -> bool:

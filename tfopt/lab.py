@@ -27,7 +27,7 @@ from .matrix_keys import KNOB_ENV
 from .objective import log_name as objective_log_name
 from .objective import objective_key
 from .progress import Progress
-from .recommend import best_config, paste_lines
+from .recommend import best_config, leaders, paste_lines
 from .rounds import Budget, Pair, Rounds
 from .runner import Runner
 from .saving import RUNS
@@ -215,6 +215,7 @@ class Lab:
             environment=env, steps=walked, comparisons=comparisons,
             skipped_steps=self.skipped_steps, tuning=self.tuned,
             rounds=getattr(self, "final_rounds", None), best=best,
+            tied=[label for label in leaders(configs, INITIAL, alpha, threshold) if label != best],
             recommended=tunable_settings(configs[best]["params"]),
             recommendation=paste_lines(configs[best]["params"]),
             speedup=comparison(initial, configs[best], alpha, threshold),

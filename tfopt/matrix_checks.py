@@ -168,6 +168,11 @@ def _check_bool(key: str, value: Any) -> None:
         _fail(key, "true or false", value)
 
 
+def _check_tandem(key: str, value: Any) -> None:
+    if not isinstance(value, bool) and value != "auto":
+        _fail(key, 'true, false or "auto"', value)
+
+
 def _check_tag(key: str, value: Any) -> None:
     if not isinstance(value, str):
         _fail(key, "a string", value)
@@ -193,7 +198,7 @@ _CHECKS: dict[str, Callable[[str, Any], None]] = {
     "tag": _check_tag,
     "parallel": _check_bool,
     "zygote": _check_bool,
-    "tandem": _check_bool,
+    "tandem": _check_tandem,
     "cpus": _check_cpus,
     "memory": _check_memory,
     "variant": _check_string,

@@ -48,7 +48,7 @@ class Config(TypedDict):
     tag: str
     parallel: bool
     zygote: bool
-    tandem: bool
+    tandem: bool | str
     cpus: float | None
     memory: int | str | None
     variant: str
@@ -88,7 +88,7 @@ DEFAULTS: Matrix = {
     "tag": "",
     "parallel": False,
     "zygote": True,
-    "tandem": False,  # opt-in until a failing side no longer fails its partners
+    "tandem": "auto",  # true, false, or "auto": in tandem unless an OpenMP runtime spins
     "cpus": None,
     "memory": None,
     "variant": "stock",

@@ -17,9 +17,26 @@ DEFAULTS_LINE = "TensorFlow's defaults: nothing to change"
 def best_config(
     configs: dict[str, ConfigEntry], initial: str, alpha: float, threshold: float
 ) -> str:
-    """The fastest configuration that the final rounds show faster than ``initial`` and that no
-    other configuration beats (faster than it, by the same rule); ``initial`` when none is.
-    A configuration whose outputs differ from TensorFlow's (`not_ranked`) is never ranked."""
+    """Of the `leaders`, the one that changes fewest settings from ``initial`` (then the fastest):
+    the final rounds cannot tell the leaders apart, so the simplest is the one to paste, and
+    the same one on every rerun. ``initial`` when no configuration is faster than it."""
+    found = leaders(configs, initial, alpha, threshold)
+    if not found:
+        return initial
+    base = set(paste_lines(configs[initial]["params"]))
+
+    def changes(label: str) -> int:
+        return len(set(paste_lines(configs[label]["params"])) - base - {DEFAULTS_LINE})
+
+    return min(found, key=lambda label: (changes(label), found.index(label)))
+
+
+def leaders(configs: dict[str, ConfigEntry], initial: str, alpha: float,
+            threshold: float) -> list[str]:  # fmt: skip
+    """Every configuration that the final rounds show faster than ``initial`` and that no other
+    configuration beats (faster than it, by the same rule), fastest first: none of them is
+    significantly faster than another. A configuration whose outputs differ from TensorFlow's
+    (`not_ranked`) is never ranked."""
     ranked = {label: entry for label, entry in configs.items() if not not_ranked(entry)}
     faster = sorted(
         ((result["value"], label) for label in ranked if label != initial
@@ -27,10 +44,7 @@ def best_config(
          if result and result["verdict"] == "faster"),
         reverse=True,
     )  # fmt: skip
-    for _, label in faster:
-        if not _beaten(label, ranked, alpha, threshold):
-            return label
-    return initial
+    return [label for _, label in faster if not _beaten(label, ranked, alpha, threshold)]
 
 
 def _beaten(label: str, configs: dict[str, ConfigEntry], alpha: float, threshold: float) -> bool:
@@ -78,6 +92,9 @@ def contradictions(summary: Summary) -> list[str]:
         return [f"Best {best!r} is not a measured configuration"]
     if not_ranked(configs[best]):
         problems.append(f"Best {best!r} is not ranked: {not_ranked(configs[best])}")
+    found = leaders(configs, "initial", alpha, threshold)
+    if "tied" in summary and sorted(summary["tied"]) != sorted(set(found) - {best}):
+        problems.append(f"the configurations tied with Best are not {sorted(set(found) - {best})}")
     steps = {step["label"]: step for step in summary.get("steps", [])}
     if best in steps and (steps[best].get("vs_initial") or {}).get("verdict") != "faster":
         problems.append(f"Best {best!r} is not faster than initial in the steps table")

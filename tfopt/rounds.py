@@ -41,12 +41,13 @@ class Budget:
 
 @dataclass
 class Rounds:
-    """Replicate values (seconds) by label and round, the order each round ran in, and why the
-    loop stopped."""
+    """Replicate values (seconds) by label and round, the order each round ran in, why the
+    loop stopped, and how each round's sides were measured (`tfopt.interleave.layout`)."""
 
     values: dict[str, dict[int, float]] = field(default_factory=dict)
     orders: list[list[str]] = field(default_factory=list)
     stopped: str = ""
+    layout: str = ""
 
     def add(self, round_: int, measured: dict[str, float | None]) -> None:
         for label, value in measured.items():

@@ -8,6 +8,8 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 
+from tuner.process import stop_all_children, stop_in_flight
+
 from .jobs import Job
 from .records import OK, RunRecord
 from .tandem import run_together
@@ -41,8 +43,6 @@ def run_tandem(jobs: list[Job], execute: Callable[..., RunRecord], finish: Finis
     """One round's jobs at once on the same cores, taking turns at their timed sweeps
     (`tfopt.tandem`): ``execute(job, cpuset, tandem=...)``; ``failed(record)`` says why a run
     failed, or None."""
-    from tuner.process import stop_all_children
-
     need = max(job.cores_needed or 0 for job in jobs) or None
     with pinned(need) as cpuset:
         return run_together(
@@ -109,22 +109,14 @@ def run_parallel(
 def _stop_in_flight(
     running: dict[futures.Future, tuple], finish: Finish, note: Callable[[str], None]
 ) -> list[RunRecord]:
-    """On Ctrl-C or SIGTERM: start nothing more, kill the runs in flight at once, and keep
-    any of them that completed before the kill (a killed one is measured again on rerun).
-    A second Ctrl-C meanwhile only repeats the kill: finished runs are still saved."""
-    from tuner.process import stop_all_children
-
+    """On Ctrl-C or SIGTERM: start nothing more, stop the runs in flight and keep any of them
+    that completed before the kill (a killed one is measured again on rerun)."""
     note(f"interrupted: stopping the {len(running)} run(s) in flight")
-    kept = []
-    pending = dict(running)
-    while pending:
-        try:
-            stop_all_children()  # again each round: a run may have started meanwhile
-            done, _ = futures.wait(pending, timeout=0.2)
-            for future in done:
-                job, record = pending.pop(future)[0], future.result()
-                if record.status == OK:
-                    kept.append(finish(job, record))
-        except KeyboardInterrupt:
-            continue
+    kept: list[RunRecord] = []
+
+    def keep(entry: tuple, record: RunRecord) -> None:
+        if record.status == OK:
+            kept.append(finish(entry[0], record))
+
+    stop_in_flight(running, keep)
     return kept

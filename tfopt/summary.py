@@ -82,6 +82,7 @@ class Summary(_Shared, total=False):
     skipped_steps: dict[str, str]  # step name -> why it does not apply
     tuning: dict[str, Any]  # empty when the threads step did not run
     best: str
+    tied: list[str]  # the other configurations the final rounds cannot tell from ``best``
     recommended: dict[str, Any]
     recommendation: list[str]
     speedup: dict[str, Any] | None
@@ -225,8 +226,10 @@ def versus(label: str, file: str, before: ConfigEntry, after: ConfigEntry, alpha
 
 
 def rounds_entry(rounds) -> dict[str, Any]:
-    """How the randomized rounds went: how many, each one's order, why they stopped."""
-    return {"count": len(rounds.orders), "orders": rounds.orders, "stopped": rounds.stopped}
+    """How the randomized rounds went: how many, each one's order, why they stopped, and how
+    the sides were measured."""
+    return {"count": len(rounds.orders), "orders": rounds.orders, "stopped": rounds.stopped,
+            "layout": rounds.layout}  # fmt: skip
 
 
 def speedup_text(comparison_: Mapping[str, Any], digits: int = 2) -> str:

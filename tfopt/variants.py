@@ -246,6 +246,37 @@ def _run(command: list[str]) -> str:
     return done.stdout
 
 
+# Finds an OpenMP runtime shipped in a TensorFlow distribution (intel-tensorflow's libiomp5.so,
+# an extension's): printed by the interpreter asked, so it works for any variant's venv.
+_FIND_OPENMP = """
+import re
+from importlib import metadata
+library = re.compile(r"lib(iomp5|gomp|omp)([-.][^/]*)?[.]so([.][0-9]+)*$")
+for dist in metadata.distributions():
+    if "tensorflow" in (dist.metadata["Name"] or "").lower():
+        found = [f.name for f in dist.files or [] if library.match(f.name)]
+        if found:
+            print(found[0])
+            break
+"""
+#: Env that makes idle OpenMP threads sleep at once instead of spinning.
+OPENMP_PASSIVE = {"KMP_BLOCKTIME": "0", "OMP_WAIT_POLICY": "passive"}
+
+
+def openmp_runtime(python: str | None) -> str | None:
+    """The OpenMP runtime library bundled with TensorFlow in ``python`` (None: this interpreter),
+    e.g. ``libiomp5.so``; None when it has none (stock TensorFlow uses its own thread pools)."""
+    found = _run([python or sys.executable, "-c", _FIND_OPENMP]).strip()
+    return found or None
+
+
+def openmp_spins(library: str | None, env: dict[str, str]) -> bool:
+    """Whether idle threads of this OpenMP runtime spin (by default for up to ~200 ms, Intel's
+    KMP_BLOCKTIME) instead of sleeping, which ``env`` can turn off."""
+    passive = any(env.get(name, "").lower() == value for name, value in OPENMP_PASSIVE.items())
+    return library is not None and not passive
+
+
 def run_options(variant: Variant, python: str | None) -> dict:
     """Keyword arguments for ``tuner.run_in_child``: fork here, spawn in another interpreter."""
     options: dict = {"env": dict(variant.env)}

@@ -26,6 +26,7 @@ class LocalExecutor:
     ):
         self.out, self.variants, self.note = Path(out), variants, note
         self._pythons: dict[str, str | None] = {}
+        self._openmp: dict[str, str | None] = {}
 
     def execute(self, job: Job, cpuset: str | None = None, gpu: str | None = None,
                 tandem: dict | None = None) -> RunRecord:  # fmt: skip
@@ -55,9 +56,25 @@ class LocalExecutor:
 
     def can_tandem(self, configs: list[Mapping[str, Any]]) -> bool:
         """Workers on this machine, none in a container (its pipes would need mounting) and none
-        measuring concurrent requests (that phase runs after the turns, so it would overlap)."""
-        return all(not self.variants[config["variant"]].image and not concurrency_levels(config)
-                   for config in configs)  # fmt: skip
+        measuring concurrent requests (that phase runs after the turns, so it would overlap).
+        With ``tandem = "auto"``, also none whose OpenMP threads spin while the others sweep."""
+        if any(self.variants[config["variant"]].image or concurrency_levels(config)
+               for config in configs):  # fmt: skip
+            return False
+        spinning = [config for config in configs
+                    if config["tandem"] == "auto" and self._spins(config)]  # fmt: skip
+        if spinning:
+            self.note(f"one worker after the other, not in tandem: variant "
+                      f"{spinning[0]['variant']}'s TensorFlow bundles an OpenMP runtime whose idle "
+                      "threads spin (KMP_BLOCKTIME) and would slow the side sweeping meanwhile; "
+                      "--tandem to run it in tandem all the same")  # fmt: skip
+        return not spinning
+
+    def _spins(self, config: Mapping[str, Any]) -> bool:
+        variant = self.variants[config["variant"]]
+        if variant.name not in self._openmp:
+            self._openmp[variant.name] = variants_mod.openmp_runtime(self._python(variant))
+        return variants_mod.openmp_spins(self._openmp[variant.name], env_for(config, variant))
 
     def trial_options(self, config: Mapping[str, Any]) -> dict:
         """How a child for ``config`` starts: fork or spawn, interpreter or image, and its env."""

@@ -75,6 +75,7 @@ def _measurement(summary: Summary) -> list[str]:
             f"geometric means of round ratios, tested with a {tested[0]['test']}")  # fmt: skip
     if rounds:
         line += f"; {rounds['count']} rounds ({rounds['stopped']})"
+        line += f"; {rounds['layout']}" if rounds.get("layout") else ""
     return [line + ". Sweep percentiles are descriptive only."]
 
 
@@ -91,11 +92,24 @@ def _headline(summary: Summary) -> str:
         speedup = summary["speedup"]
         assert speedup is not None  # a best other than initial was faster than it
         line = f"**Best: `{best}`: {direction_text(speedup)} ({speedup_text(speedup)}).**"
+        line += _ties(summary)
     recommendation = summary.get("recommendation")
     if recommendation:
         line += "\n\nRecommended settings (paste):\n\n```\n" + "\n".join(recommendation) \
             + "\n```"  # fmt: skip
     return line
+
+
+def _ties(summary: Summary) -> str:
+    """The leaders the final rounds cannot tell from Best, and why Best is the one named."""
+    tied = summary.get("tied") or []
+    if not tied:
+        return ""
+    steps = {step["label"]: step for step in summary.get("steps", [])}
+    others = ", ".join(f"`{label}` ({_ratio(steps.get(label, {}).get('vs_initial'))})"
+                       for label in tied)  # fmt: skip
+    return (f"\n\nTied with {others}: the final rounds cannot tell them apart, so Best is the "
+            f"one that changes fewest settings.")
 
 
 def _ratio(comparison: dict | None) -> str:

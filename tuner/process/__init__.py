@@ -14,10 +14,10 @@ its caller's code, as the for-loop API's does).
 """
 
 from tuner.process.run import START_METHODS, run_in_child, start_method_given
-from tuner.process.trial import stop_all_children
+from tuner.process.trial import stop_all_children, stop_in_flight
 from tuner.process.tunnel import ChildEnd, InChild, fork_point
 
 __all__ = [
     "START_METHODS", "ChildEnd", "InChild", "fork_point", "run_in_child", "start_method_given",
-    "stop_all_children",
+    "stop_all_children", "stop_in_flight",
 ]

@@ -3,12 +3,15 @@ for its result under the timeout, kill and reap it, and classify how it ended.""
 
 from __future__ import annotations
 
+import concurrent.futures as futures
 import json
 import os
 import signal
 import tempfile
 import threading
 import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from tuner import worker
 from tuner.child import STOP_SIGNALS, flush_std_streams
@@ -17,6 +20,7 @@ from tuner.outcome import TrialOutcome, TrialStatus
 from tuner.process import reaping
 
 _STDERR_TAIL = 4000
+K = TypeVar("K")
 
 #: pid -> the trial waiting for it, in whichever thread: what `stop_all_children` kills.
 _LIVE: dict[int, ChildTrial] = {}
@@ -36,6 +40,22 @@ def stop_all_children() -> int:
     for pid, trial in live:
         trial.kill(pid)
     return len(live)
+
+
+def stop_in_flight(pending: dict[futures.Future, K], keep: Callable[[K, Any], object],
+                   kill: Callable[[], object] = stop_all_children) -> None:  # fmt: skip
+    """On Ctrl-C or SIGTERM: ``kill()`` the runs in flight (``pending``: future -> its key),
+    again until every one has ended, and ``keep(key, result)`` each that ended (one that
+    completed before the kill is still saved). A second Ctrl-C meanwhile only repeats the kill."""
+    pending = dict(pending)
+    while pending:
+        try:
+            kill()  # again each time: a run may have started meanwhile
+            done, _ = futures.wait(pending, timeout=0.2)
+            for future in done:
+                keep(pending.pop(future), future.result())
+        except KeyboardInterrupt:
+            continue
 
 
 def _hold_stop_signals() -> set:
