@@ -75,6 +75,12 @@ def plan(counts: dict[str, int], conditions: tuple[str, ...]) -> list[Trial]:
             for condition in conditions]  # fmt: skip
 
 
+def still_to_run(trials: list[Trial], runs: list[dict]) -> list[Trial]:
+    """The trials of the plan that ``runs`` (an earlier run's compares) do not hold yet."""
+    done = {(run["round"], run["condition"], run["kind"]) for run in runs}
+    return [trial for trial in trials if (trial.round, trial.condition, trial.kind) not in done]
+
+
 def compare_command(trial: Trial, folder: Path, quick: bool, mode: str,
                     rounds: str | None = None, extra: Sequence[str] = (),
                     products: dict[int, int] | None = None) -> list[str]:  # fmt: skip
@@ -183,8 +189,7 @@ def run(args: argparse.Namespace) -> dict:
     args.out.mkdir(parents=True, exist_ok=True)
     earlier = _earlier_run(args.out / JSON_NAME, args.mode) if args.resume else None
     if earlier:
-        done = {(run["round"], run["condition"], run["kind"]) for run in earlier["runs"]}
-        trials = [t for t in trials if (t.round, t.condition, t.kind) not in done]
+        trials = still_to_run(trials, earlier["runs"])
     work = Path(args.work or tempfile.mkdtemp(prefix="credibility-"))
     result = {"schema": SCHEMA, "kind": "credibility", "quick": args.quick, "mode": args.mode,
               "rounds": args.rounds, "counts": counts,

@@ -35,6 +35,21 @@ def count_words(words):
     return sum(sum(range(len(w) * 20_000)) for w in words)
 
 
+def test_a_resumed_run_keeps_its_compares_and_runs_only_the_rest(tmp_path):
+    trials = credibility.plan({"aa": 2, "ab10": 1, "ab5": 0}, ("quiet", "busy"))
+    runs = [{"round": 0, "condition": "quiet", "kind": "aa"},
+            {"round": 0, "condition": "busy", "kind": "ab10"}]  # fmt: skip
+    assert [t.name for t in credibility.still_to_run(trials, runs)] == [
+        "00-busy-aa", "00-quiet-ab10", "01-quiet-aa", "01-busy-aa"]
+    path = tmp_path / credibility.JSON_NAME
+    assert credibility._earlier_run(path, "xla") is None  # nothing to resume: a fresh run
+    path.write_text(json.dumps({"schema": credibility.SCHEMA, "kind": "credibility",
+                                "mode": "graph", "runs": runs}))  # fmt: skip
+    assert credibility._earlier_run(path, "graph")["runs"] == runs
+    with pytest.raises(SystemExit, match="was run in mode graph, not xla"):
+        credibility._earlier_run(path, "xla")
+
+
 def test_extra_compute_adds_its_fixed_products_per_input_length_and_nothing_else():
     words = ["aardvark", "zebra", "cat"]
     wrapped = ExtraCompute(count_words, {3: 40, 1: 0})
