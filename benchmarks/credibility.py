@@ -36,6 +36,8 @@ from pathlib import Path
 
 from .credibility_plot import plot
 from .credibility_summary import half_width_pct, summarise
+from tfopt.environment import cpu_record
+
 from .extra_compute import PRODUCTS_ENV, products_text
 
 SCHEMA = 1
@@ -194,6 +196,7 @@ def run(args: argparse.Namespace) -> dict:
     result = {"schema": SCHEMA, "kind": "credibility", "quick": args.quick, "mode": args.mode,
               "rounds": args.rounds, "counts": counts,
               "conditions": list(args.conditions), "cpus": sorted(os.sched_getaffinity(0)),
+              "machine": machine(),
               "loadavg_start": list(os.getloadavg()), "started": time.time(), "work": str(work),
               "planned": len(trials), "runs": []}  # fmt: skip
     deadline = time.monotonic() + args.max_minutes * 60 if args.max_minutes else None
@@ -226,8 +229,16 @@ def run(args: argparse.Namespace) -> dict:
     return result
 
 
+def machine() -> dict:
+    """What an effect's size depends on: the extra work calibrated on one CPU is another
+    fraction of the call on another."""
+    cpu = cpu_record()
+    return {"cpu": cpu["model"], "logical_cores": cpu["logical_cores"]}
+
+
 def _earlier_run(path: Path, mode: str) -> dict | None:
-    """The run ``--resume`` continues, if ``path`` holds one made with the same extra work."""
+    """The run ``--resume`` continues, if ``path`` holds one made here with the same extra work
+    (on another machine that work is another fraction of the call: a new run is needed)."""
     if not path.exists():
         return None
     earlier = json.loads(path.read_text())
@@ -235,6 +246,10 @@ def _earlier_run(path: Path, mode: str) -> dict | None:
         raise SystemExit(f"--resume: {path} is not a credibility run of schema {SCHEMA}")
     if earlier["mode"] != mode:
         raise SystemExit(f"--resume: {path} was run in mode {earlier['mode']}, not {mode}")
+    if earlier.get("machine") != machine():
+        raise SystemExit(f"--resume: {path} was run on {earlier.get('machine', 'an unrecorded machine')}, "
+                         f"not this {machine()}: its extra work is calibrated for that one; "
+                         "start a new run in another --out")
     return earlier
 
 

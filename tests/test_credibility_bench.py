@@ -43,11 +43,15 @@ def test_a_resumed_run_keeps_its_compares_and_runs_only_the_rest(tmp_path):
         "00-busy-aa", "00-quiet-ab10", "01-quiet-aa", "01-busy-aa"]
     path = tmp_path / credibility.JSON_NAME
     assert credibility._earlier_run(path, "xla") is None  # nothing to resume: a fresh run
-    path.write_text(json.dumps({"schema": credibility.SCHEMA, "kind": "credibility",
-                                "mode": "graph", "runs": runs}))  # fmt: skip
+    earlier = {"schema": credibility.SCHEMA, "kind": "credibility", "mode": "graph",
+               "machine": credibility.machine(), "runs": runs}  # fmt: skip
+    path.write_text(json.dumps(earlier))
     assert credibility._earlier_run(path, "graph")["runs"] == runs
     with pytest.raises(SystemExit, match="was run in mode graph, not xla"):
         credibility._earlier_run(path, "xla")
+    path.write_text(json.dumps({**earlier, "machine": {"cpu": "another", "logical_cores": 2}}))
+    with pytest.raises(SystemExit, match="was run on .*another.*calibrated for that one"):
+        credibility._earlier_run(path, "graph")
 
 
 def test_extra_compute_adds_its_fixed_products_per_input_length_and_nothing_else():
