@@ -34,10 +34,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from .credibility_plot import plot
-from .credibility_summary import half_width_pct, summarise
 from tfopt.environment import cpu_record
 
+from .credibility_plot import plot
+from .credibility_summary import half_width_pct, summarise
 from .extra_compute import PRODUCTS_ENV, products_text
 
 SCHEMA = 1
@@ -246,10 +246,10 @@ def _earlier_run(path: Path, mode: str) -> dict | None:
         raise SystemExit(f"--resume: {path} is not a credibility run of schema {SCHEMA}")
     if earlier["mode"] != mode:
         raise SystemExit(f"--resume: {path} was run in mode {earlier['mode']}, not {mode}")
-    if earlier.get("machine") != machine():
-        raise SystemExit(f"--resume: {path} was run on {earlier.get('machine', 'an unrecorded machine')}, "
-                         f"not this {machine()}: its extra work is calibrated for that one; "
-                         "start a new run in another --out")
+    there = earlier.get("machine", "an unrecorded machine")
+    if there != machine():
+        raise SystemExit(f"--resume: {path} was run on {there}, not this {machine()}: its extra "
+                         "work is calibrated for that one; start a new run in another --out")
     return earlier
 
 
