@@ -219,5 +219,5 @@ def test_a_worker_whose_partner_fails_is_measured_all_the_same(tmp_path):
     assert "b" not in rounds.values and len(rounds.values["a"]) == 2  # no round has both
     assert "does not build" in records["b"][0].reason
     a = records["a"][0]
-    assert a.status == "ok" and a.payload["tandem"]["left"] == [1]
+    assert a.ok and a.payload["tandem"]["left"] == [1 - a.payload["tandem"]["side"]]  # b's side
     assert len(a.payload["sweeps"]) >= 8

@@ -78,7 +78,10 @@ out["values"] = [e.value for e in result.evaluations]
 out["statuses"] = sorted({t.status.value for t in result.trials})
 ctx = context.context_safe()
 out["parent_runtime_started"] = ctx is not None and ctx._context_handle is not None
-out["knob_in_fork"] = tuner.run_in_child(onednn_enabled, env={"TF_ENABLE_ONEDNN_OPTS": "0"}).payload
+# oneDNN's default depends on the CPU (on for AVX-512 Xeons, off elsewhere): ask for the other
+parent_onednn = onednn_enabled()
+flipped = {"TF_ENABLE_ONEDNN_OPTS": "0" if parent_onednn else "1"}
+out["knob_in_fork"] = tuner.run_in_child(onednn_enabled, env=flipped).payload == parent_onednn
 try:
     tuner.minimize(threads_in_child, {"OMP_NUM_THREADS": tuner.Int(1, 2)})
 except ValueError as exc:
