@@ -20,7 +20,12 @@ def best_config(
     """Of the `leaders`, the one that changes fewest settings from ``initial`` (then the fastest):
     the final rounds cannot tell the leaders apart, so the simplest is the one to paste, and
     the same one on every rerun. ``initial`` when no configuration is faster than it."""
-    found = leaders(configs, initial, alpha, threshold)
+    return simplest(leaders(configs, initial, alpha, threshold), configs, initial)
+
+
+def simplest(found: list[str], configs: dict[str, ConfigEntry], initial: str) -> str:
+    """Of ``found`` (leaders, fastest first), the one that changes fewest settings from
+    ``initial``; ``initial`` when there is none."""
     if not found:
         return initial
     base = set(paste_lines(configs[initial]["params"]))
