@@ -85,12 +85,16 @@ def still_to_run(trials: list[Trial], runs: list[dict]) -> list[Trial]:
 
 def compare_command(trial: Trial, folder: Path, quick: bool, mode: str,
                     rounds: str | None = None, extra: Sequence[str] = (),
-                    products: dict[int, int] | None = None) -> list[str]:  # fmt: skip
+                    products: dict[int, int] | None = None,
+                    sides: Sequence[str] = ()) -> list[str]:  # fmt: skip
     """The ``tfopt compare`` a user would type for this trial (``rounds``: its ``--rounds``;
-    ``extra``: more of its options; ``products``: side b's extra work, for an A/B)."""
+    ``extra``: more of its options; ``products``: side b's extra work, for an A/B; ``sides``:
+    the two ``--variant`` specs instead of the trial kind's)."""
     command = [sys.executable, "-m", "tfopt", "compare", "--mode", mode, "--out", str(folder)]
     command += [*(["--rounds", rounds] if rounds else []), *extra]
-    if trial.kind == "aa":
+    if sides:
+        command += [option for side in sides for option in ("--variant", side)]
+    elif trial.kind == "aa":
         command += ["--variant", "a=stock", "--variant", "b=stock"]
     else:
         extra_b = products or {}
@@ -120,15 +124,15 @@ def neighbour(busy: bool) -> Iterator[int | None]:
 
 
 def run_trial(trial: Trial, work: Path, quick: bool, mode: str, rounds: str | None = None,
-              extra: Sequence[str] = (),
-              products: dict[int, int] | None = None) -> dict:  # fmt: skip
+              extra: Sequence[str] = (), products: dict[int, int] | None = None,
+              sides: Sequence[str] = ()) -> dict:  # fmt: skip
     """Run one compare and read its verdict from the summary.json it wrote."""
     folder = work / trial.name
     entry = {"round": trial.round, "condition": trial.condition, "kind": trial.kind,
              "effect": trial.effect, "loadavg_before": list(os.getloadavg())}  # fmt: skip
     with neighbour(trial.condition == "busy") as core:
         start = time.monotonic()
-        command = compare_command(trial, folder, quick, mode, rounds, extra, products)
+        command = compare_command(trial, folder, quick, mode, rounds, extra, products, sides)
         done = subprocess.run(command, text=True, capture_output=True)
         seconds = time.monotonic() - start
     entry |= {"neighbour_core": core, "seconds": seconds, "loadavg_after": list(os.getloadavg())}

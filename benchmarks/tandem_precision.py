@@ -1,6 +1,7 @@
 """Do tandem rounds narrow the CI of a compare whose sides need separate worker processes?
 
     python -m benchmarks.tandem_precision [--pairs 4] [--rounds 10] [--effect 0.10]
+    python -m benchmarks.tandem_precision --build intel-tensorflow==2.14.0 --mode graph
 
 Each pair is two ``tfopt compare`` runs of the credibility benchmark's A/B (g2p in XLA mode,
 side b doing ``--effect`` more real arithmetic, its amount calibrated once and set through an env
@@ -9,6 +10,11 @@ var, so the sides cannot share a process), with a fixed number of rounds: one wi
 other). The two arms of a pair run back to back in a random order. The JSON gives every
 compare's ratio, 95% CI half-width and time, and per arm the medians; the ratio of the median
 half-widths is the answer.
+
+With ``--build SPEC``, side b is that TensorFlow build instead (``--variant b=SPEC`` against
+``a=stock``, no extra work): whether tandem rounds bias the ratio of a build whose idle threads
+may spin into the other side's turns (an OpenMP runtime's ``KMP_BLOCKTIME``) is then the answer,
+read from the two arms' ratios.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .credibility import Trial, calibrate_extra, products_of, run_trial
+from .credibility import MODES, Trial, calibrate_extra, products_of, run_trial
 
 ARMS = {"tandem": ["--tandem"], "sequential": ["--no-tandem"]}
 
@@ -30,16 +36,19 @@ ARMS = {"tandem": ["--tandem"], "sequential": ["--no-tandem"]}
 def run(args: argparse.Namespace) -> dict:
     work = Path(tempfile.mkdtemp(prefix="tandem-precision-"))
     kind = {0.10: "ab10", 0.05: "ab5"}[args.effect]
-    result: dict = {"kind": "tandem_precision", "rounds": args.rounds, "effect": args.effect,
+    result: dict = {"kind": "tandem_precision", "rounds": args.rounds, "mode": args.mode,
+                    "effect": None if args.build else args.effect, "build": args.build,
                     "started": time.time(), "runs": []}  # fmt: skip
-    result["extra_products"] = calibrate_extra([kind], "xla")
+    sides = ("a=stock", f"b={args.build}") if args.build else ()
+    result["extra_products"] = {} if args.build else calibrate_extra([kind], args.mode)
     order = random.Random(args.seed)
     for pair in range(args.pairs):
         for arm in order.sample(list(ARMS), len(ARMS)):
             trial = Trial(pair, arm, kind)
-            entry = run_trial(trial, work, False, "xla",
+            entry = run_trial(trial, work, False, args.mode,
                               extra=["--workers", str(args.rounds), *ARMS[arm]],
-                              products=products_of(result["extra_products"], kind))  # fmt: skip
+                              products=products_of(result["extra_products"], kind),
+                              sides=sides)  # fmt: skip
             entry["arm"] = arm
             result["runs"].append(entry)
             print(f"pair {pair} {arm}: {_line(entry)}", flush=True)
@@ -63,6 +72,7 @@ def summarise(runs: list[dict]) -> dict:
     if len(arms) == len(ARMS):
         arms["half_width_ratio"] = (arms["tandem"]["half_width_pct_median"]
                                     / arms["sequential"]["half_width_pct_median"])  # fmt: skip
+        arms["ratio_shift"] = arms["tandem"]["ratio_median"] / arms["sequential"]["ratio_median"]
     return arms
 
 
@@ -80,6 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pairs", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--effect", type=float, choices=(0.05, 0.10), default=0.10)
+    parser.add_argument("--build", metavar="SPEC",
+                        help="side b is this TensorFlow build (a --variant spec), not extra work")
+    parser.add_argument("--mode", choices=MODES, default="xla")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("results/tandem_precision.json"))
     args = parser.parse_args(argv)

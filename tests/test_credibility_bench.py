@@ -105,6 +105,13 @@ def test_the_compare_commands_are_the_lab_cli_with_the_effect_on_side_b(tmp_path
     assert ab[-1] == "--quick"
 
 
+def test_a_compare_of_two_builds_names_its_sides_instead_of_the_kinds(tmp_path):
+    builds = credibility.compare_command(credibility.Trial(0, "tandem", "ab10"), tmp_path, False,
+                                         "graph", sides=("a=stock", "b=intel-tensorflow==2.14.0"))
+    variants = [builds[i + 1] for i, option in enumerate(builds) if option == "--variant"]
+    assert variants == ["a=stock", "b=intel-tensorflow==2.14.0"] and "--workload" not in builds
+
+
 def test_bad_flags_are_refused_before_anything_runs(capsys):
     with pytest.raises(SystemExit) as exit_:
         credibility.parse_args(["--conditions", "quiet,windy"])

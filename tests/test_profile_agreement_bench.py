@@ -1,0 +1,31 @@
+"""The profile-agreement benchmark's verdict on its runs (the runs themselves are real
+``profile.py`` runs, measured by the benchmark, not here)."""
+
+from benchmarks.profile_agreement import targets
+
+
+def _run(kept, speedup, ci, seconds=600.0, preset="default"):
+    return {"preset": preset, "seconds": seconds, "kept": kept, "speedup": speedup, "ci95": ci,
+            "contradictions": []}
+
+
+def test_two_runs_agree_when_they_keep_the_same_steps_and_each_best_is_in_the_others_ci():
+    found = targets([_run(["xla", "threads"], 1.40, [1.32, 1.47]),
+                     _run(["xla", "threads"], 1.35, [1.30, 1.42])])
+    assert found["same_kept_steps"]["met"] and found["best_inside_each_others_ci"]["met"]
+
+
+def test_a_best_outside_the_other_runs_ci_or_other_steps_is_a_disagreement():
+    found = targets([_run(["xla"], 1.40, [1.36, 1.44]),
+                     _run(["xla", "batching"], 1.25, [1.2, 1.3])])
+    assert not found["same_kept_steps"]["met"]
+    assert not found["best_inside_each_others_ci"]["met"]
+
+
+def test_no_best_counts_as_1x_and_slow_or_failed_runs_miss_their_targets():
+    found = targets([_run([], None, None, seconds=1000.0), _run([], 1.02, [0.99, 1.05]),
+                     _run([], None, None, seconds=200.0, preset="quick"),
+                     {"preset": "quick", "seconds": 10.0, "error": "boom"}])
+    assert found["best_inside_each_others_ci"]["met"]
+    assert not found["default_seconds_max"]["met"] and not found["quick_seconds_max"]["met"]
+    assert found["failed_runs"]["value"] == 1 and not found["failed_runs"]["met"]
