@@ -17,12 +17,14 @@ from .cli_run import EXIT_USAGE, run_command
 from .lock import hold_results_folder
 from .matrix import ConfigError
 
-# Sweeps are timed for ``duration`` seconds per worker (at least 5), after ``warmup`` sweeps.
-# Many short replicates beat a few long ones: a worker is a replicate, a round one of each.
-# Rounds: (min, max, seconds) for the final rounds, the screening of a step, and compare.
+# Sweeps are timed for ``duration`` seconds per worker (at least 5), after ``warmup`` sweeps
+# (and the untimed sweeps that calibrate the inner loop). Many short replicates beat a few long
+# ones: a worker is a replicate, a round one of each. Rounds: (min, max, seconds) for the final
+# rounds, the screening of a step (adaptive too: a step that a few rounds leave undecided gets
+# more, so that two runs keep the same steps), and compare.
 QUICK = {"duration": 0.5, "warmup": 1, "final": (3, 3, 45.0), "screen": (2, 2, None),
          "compare": (6, 12, 90.0), "tune_budget": 2, "tune_remeasure": False}  # fmt: skip
-FULL = {"duration": 1.0, "warmup": 2, "final": (6, 20, 400.0), "screen": (3, 3, None),
+FULL = {"duration": 1.0, "warmup": 1, "final": (6, 20, 400.0), "screen": (3, 8, 60.0),
         "compare": (8, 80, 150.0), "tune_budget": 10, "tune_remeasure": True}  # fmt: skip
 
 

@@ -57,7 +57,7 @@ class LabSettings:
     steps: list[str] | None = None
     variants: dict[str, Variant] = field(default_factory=dict)
     final: Budget = field(default_factory=lambda: Budget(6, 20, 420.0))
-    screen: Budget = field(default_factory=lambda: Budget(3, 3))
+    screen: Budget = field(default_factory=lambda: Budget(3, 8, 60.0))
     share_processes: bool = True  # configs differing only in model options share a worker
     tune_budget: int = 8
     tune_remeasure: bool = True  # re-measure the incumbent when a trial beats it (costs trials)
