@@ -86,3 +86,31 @@ def test_step_selection():
     assert [s.name for s in chosen] == ["threads", "variant_old"]
     with pytest.raises(ValueError, match=r"unknown step\(s\) \['turbo'\]"):
         steps.build(["turbo"], [])
+
+
+@pytest.mark.parametrize(("sides", "repeats", "extra_turns"), [(1, 5, 0), (2, 3, 0), (3, 5, 4)])
+def test_in_a_tandem_a_shared_worker_alternates_its_sides_abba_within_its_turns(
+        sides, repeats, extra_turns):  # fmt: skip
+    """The turns may run past the count (partners still sweeping): every side still gets at
+    least ``repeats`` sweeps, in ABBA order, one per turn yielded."""
+    models = [FakeModel() for _ in range(sides)]
+    swept: list[int] = []
+    asked: list[int] = []
+
+    def turns(count: int):
+        asked.append(count)
+        for _ in range(count + extra_turns):
+            yield
+
+    def predict_of(side: int):
+        def predict(items: list) -> None:
+            swept.append(side)
+            models[side].predict(items)
+        return predict
+
+    results = measure.measure([predict_of(s) for s in range(sides)], [{1: ["a"]}] * sides,
+                              repeats, models[0].clock, turns=turns)  # fmt: skip
+    assert asked == [sides * repeats]
+    assert swept == [measure.abba(sides, 2)[i % (2 * sides)]
+                     for i in range(sides * repeats + extra_turns)]  # fmt: skip
+    assert all(len(result["sweeps"]) >= repeats for result in results)

@@ -170,12 +170,12 @@ WORKLOAD = {"workload": "tests.test_tandem:make_model", "inputs": "tests.test_ta
             "sizes": [1], "repeats": 8, "warmup": 1, "mem_trace": {"enabled": False}}  # fmt: skip
 
 
-def make_model():
+def make_model(batch_size: int | None = None):
     if os.environ.get("TANDEM_TEST_FAIL"):
         raise RuntimeError("this side's model does not build")
 
     def predict(numbers: list[int]) -> int:
-        return sum(n * n for n in numbers)
+        return sum(n * n for n in numbers * (batch_size or 1))
 
     return predict
 
@@ -184,9 +184,12 @@ def inputs(size: int, seed: int) -> list[int]:
     return list(range(size * 20_000))
 
 
-def measure(tmp_path, b_env: dict, **settings):
+def measure(tmp_path, b_env: dict, shared: bool = False, **settings):
+    """Rounds of a and b (b with ``b_env``); ``shared``: also a2, which shares a's worker."""
     base = resolve({**WORKLOAD, "tandem": True, **settings})
     configs = {"a": {**base, "env": {"TANDEM_TEST_SIDE": "a"}}, "b": {**base, "env": b_env}}
+    if shared:
+        configs["a2"] = {**configs["a"], "batch_size": 2}
     runner = Runner(tmp_path, {STOCK: Variant(STOCK)}, Progress(0))
     return measure_rounds(runner, configs, "t", Budget(2, 2), lambda _: [], alpha=0.05,
                           threshold=0.05)  # fmt: skip
@@ -203,6 +206,21 @@ def test_workers_that_cannot_share_a_process_run_as_a_tandem(tmp_path):
         turns = sorted([*a["tandem"]["turns"], *b["tandem"]["turns"]])
         assert all(later[0] >= earlier[1] for earlier, later in zip(turns, turns[1:], strict=False))
         assert len(a["sweeps"]) >= 8 and len(b["sweeps"]) >= 8
+
+
+@pytest.mark.slow
+def test_a_worker_measuring_two_configurations_takes_turns_with_the_others(tmp_path):
+    """a and a2 share a worker (they differ in a model option only), b has its own: the two
+    workers take turns, and the shared one alternates a and a2 within its turns."""
+    records, rounds = measure(tmp_path, {"TANDEM_TEST_SIDE": "b"}, shared=True)
+    assert rounds.layout.startswith("in tandem") and "alternate ABBA" in rounds.layout
+    for worker in range(2):
+        a, a2, b = (records[label][worker].payload for label in ("a", "a2", "b"))
+        assert a["pid"] == a2["pid"] != b["pid"]
+        turns = sorted([*a["tandem"]["turns"], *b["tandem"]["turns"]])
+        assert all(later[0] >= earlier[1] for earlier, later in zip(turns, turns[1:], strict=False))
+        assert min(len(a["sweeps"]), len(a2["sweeps"]), len(b["sweeps"])) >= 8
+        assert sum(a2["sweeps"]) > sum(a["sweeps"])  # a2's calls do twice the work
 
 
 @pytest.mark.slow

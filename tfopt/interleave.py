@@ -4,9 +4,10 @@ seeded random order, and the adaptive loop (`tfopt.rounds`) decides when to stop
 Configurations that can share a process (the same build, env, thread knobs and limits, differing
 only in model options such as g2p's mode, batch size or bucketing) are built by ONE worker that
 alternates their sweeps ABBA (`tfopt.measure.run_sides`): the process's luck then cancels in
-their ratio. The others get a worker each per round: all at once, taking turns at their timed sweeps
-(`tfopt.tandem`), or where that cannot be (containers, a cluster, a build whose OpenMP threads
-spin, ``tandem = false``), one after the other in the round's random order. The rounds record
+their ratio. The others get a worker each per round: all at once, taking turns at their timed
+sweeps (`tfopt.tandem`; a shared worker alternates its configurations within its turns), or
+where that cannot be (containers, a cluster, a build whose OpenMP threads spin,
+``tandem = false``), one after the other in the round's random order. The rounds record
 which (``layout``).
 
 Runs are keyed by content as everywhere else, so a rerun replays the finished rounds from disk
@@ -84,16 +85,18 @@ def layout(groups: dict[str, list[str]], together: bool) -> str:
     """How a round's configurations were measured, in words."""
     if len(groups) == 1:
         return "one worker per round, sweeps alternated ABBA"
+    shared = ("; configurations sharing a worker alternate ABBA inside it"
+              if any(len(labels) > 1 for labels in groups.values()) else "")  # fmt: skip
     if together:
-        return "in tandem: a worker each per round, taking turns"
-    return "a worker each per round, one after the other"
+        return "in tandem: a worker each per round, taking turns" + shared
+    return "a worker each per round, one after the other" + shared
 
 
 def in_tandem(configs: dict[str, dict], groups: dict[str, list[str]], runner: Runner) -> bool:
-    """Whether a round's workers run at once, taking turns (`tfopt.tandem`): when the configs
-    allow it, each worker measures one of them, and the executor can."""
-    return (len(groups) > 1 and all(len(labels) == 1 for labels in groups.values())
-            and all(config.get("tandem") for config in configs.values())
+    """Whether a round's workers run at once, taking turns (`tfopt.tandem`): when there are
+    several, the configs allow it and the executor can. A worker measuring several
+    configurations (they share a process) alternates them ABBA within its turns."""
+    return (len(groups) > 1 and all(config.get("tandem") for config in configs.values())
             and runner.executor.can_tandem(list(configs.values())))  # fmt: skip
 
 

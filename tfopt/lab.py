@@ -27,7 +27,7 @@ from .matrix_keys import KNOB_ENV
 from .objective import log_name as objective_log_name
 from .objective import objective_key
 from .progress import Progress
-from .recommend import leaders, paste_lines, simplest
+from .recommend import fastest, leaders, paste_lines
 from .rounds import Budget, Pair, Rounds
 from .runner import Runner
 from .saving import RUNS
@@ -210,7 +210,7 @@ class Lab:
         comparisons = [_variant_comparison(s, configs, alpha, threshold) for s in walked
                        if s["name"].startswith("variant_")]  # fmt: skip
         found = leaders(configs, INITIAL, alpha, threshold)
-        best = simplest(found, configs, INITIAL)
+        best = fastest(found, INITIAL)
         return summary_document(
             "lab", f"tfopt lab: {self.initial['workload']}", self._settings(), configs,
             environment=env, steps=walked, comparisons=comparisons,

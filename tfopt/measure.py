@@ -88,12 +88,16 @@ def abba(sides: int, sweeps: int) -> list[int]:
 def measure(predicts: list, inputs: list[dict[int, Any]], repeats: int, clock: Clock,
             loops: list[int] | None = None, turns: Turns | None = None) -> list:  # fmt: skip
     """``repeats`` timed sweeps of each side, alternated ABBA -> per side, per-size latencies
-    and per-sweep totals (seconds per call). ``turns``: one side, whose sweeps run when
-    ``turns(repeats)`` yields (a tandem with other processes, `tfopt.tandem`)."""
+    and per-sweep totals (seconds per call). ``turns``: this process's sweeps run when
+    ``turns(count)`` yields (a tandem with other processes, `tfopt.tandem`), still alternating
+    its sides ABBA; it may yield more than ``count`` times, and every side gets ``repeats``."""
     loops = loops or [1] * len(predicts)
     latencies: list[dict[int, list[float]]] = [{size: [] for size in side} for side in inputs]
     totals: list[list[float]] = [[] for _ in inputs]
-    order = abba(len(predicts), repeats) if turns is None else (0 for _ in turns(repeats))
+    order: Iterable[int] = abba(len(predicts), repeats)
+    if turns is not None:
+        cycle = abba(len(predicts), 2)  # one whole A B B A: the first n sweeps hold every side
+        order = (cycle[i % len(cycle)] for i, _ in enumerate(turns(len(predicts) * repeats)))
     for side in order:
         timings = sweep(predicts[side], inputs[side], clock, loops[side])
         for size, seconds in timings.items():

@@ -17,23 +17,14 @@ DEFAULTS_LINE = "TensorFlow's defaults: nothing to change"
 def best_config(
     configs: dict[str, ConfigEntry], initial: str, alpha: float, threshold: float
 ) -> str:
-    """Of the `leaders`, the one that changes fewest settings from ``initial`` (then the fastest):
-    the final rounds cannot tell the leaders apart, so the simplest is the one to paste, and
-    the same one on every rerun. ``initial`` when no configuration is faster than it."""
-    return simplest(leaders(configs, initial, alpha, threshold), configs, initial)
+    """The fastest of the `leaders` by its estimate (the others are tied with it: the final
+    rounds cannot tell them apart); ``initial`` when no configuration is faster than it."""
+    return fastest(leaders(configs, initial, alpha, threshold), initial)
 
 
-def simplest(found: list[str], configs: dict[str, ConfigEntry], initial: str) -> str:
-    """Of ``found`` (leaders, fastest first), the one that changes fewest settings from
-    ``initial``; ``initial`` when there is none."""
-    if not found:
-        return initial
-    base = set(paste_lines(configs[initial]["params"]))
-
-    def changes(label: str) -> int:
-        return len(set(paste_lines(configs[label]["params"])) - base - {DEFAULTS_LINE})
-
-    return min(found, key=lambda label: (changes(label), found.index(label)))
+def fastest(found: list[str], initial: str) -> str:
+    """The first of ``found`` (leaders, fastest first); ``initial`` when there is none."""
+    return found[0] if found else initial
 
 
 def leaders(configs: dict[str, ConfigEntry], initial: str, alpha: float,

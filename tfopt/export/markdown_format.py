@@ -108,8 +108,8 @@ def _ties(summary: Summary) -> str:
     steps = {step["label"]: step for step in summary.get("steps", [])}
     others = ", ".join(f"`{label}` ({_ratio(steps.get(label, {}).get('vs_initial'))})"
                        for label in tied)  # fmt: skip
-    return (f"\n\nTied with {others}: the final rounds cannot tell them apart, so Best is the "
-            f"one that changes fewest settings.")
+    return (f"\n\nTied with {others}: the final rounds cannot tell them apart; Best is the "
+            f"fastest of them by its estimate, and a rerun may name another.")
 
 
 def _ratio(comparison: dict | None) -> str:
