@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from .targets import target
+
 FASTER, SLOWER, NO_DIFFERENCE, INCONCLUSIVE = "faster", "slower", "no difference", "inconclusive"
 DECISIVE = (FASTER, SLOWER)
 # A/A: the two sides run the same thing. A/B: side b does `effect` more work, so b is slower.
@@ -103,14 +105,12 @@ def check_targets(runs: list[dict], condition: str) -> dict:
         ab = [r for r in mine if r["effect"] == effect]
         if ab:
             rate = sum(verdict_class(r["verdict"]) == SLOWER for r in ab) / len(ab)
-            checks[f"right_rate_{round(effect * 100)}pct"] = {
-                "value": rate, "bound": ">=", "target": bound, "met": rate >= bound}
+            checks[f"right_rate_{round(effect * 100)}pct"] = target(rate, ">=", bound)
     if mine:
         checks["seconds_median"] = _at_most(float(np.median([r["seconds"] for r in mine])),
                                             "seconds_median")  # fmt: skip
     return checks
 
 
-def _at_most(value: float, target: str) -> dict:
-    limit = TARGETS[target]
-    return {"value": value, "bound": "<=", "target": limit, "met": value <= limit}
+def _at_most(value: float, name: str) -> dict:
+    return target(value, "<=", TARGETS[name])

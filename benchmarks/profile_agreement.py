@@ -26,6 +26,7 @@ from tfopt.recommend import contradictions
 from tfopt.summary import from_dict
 
 from .credibility import machine
+from .targets import target
 
 SECONDS = {"default": 15 * 60, "quick": 3 * 60}
 JSON_NAME = "profile_agreement.json"
@@ -66,15 +67,15 @@ def targets(runs: list[dict]) -> dict:
     for preset, limit in SECONDS.items():
         times = [run["seconds"] for run in runs if run["preset"] == preset]
         if times:
-            found[f"{preset}_seconds_max"] = _target(max(times), "<=", limit)
+            found[f"{preset}_seconds_max"] = target(max(times), "<=", limit)
     done = [run for run in runs if run["preset"] == "default" and "error" not in run]
-    found["failed_runs"] = _target(sum("error" in run for run in runs), "<=", 0)
-    found["contradictions"] = _target(sum(len(run.get("contradictions", [])) for run in runs),
+    found["failed_runs"] = target(sum("error" in run for run in runs), "<=", 0)
+    found["contradictions"] = target(sum(len(run.get("contradictions", [])) for run in runs),
                                       "<=", 0)  # fmt: skip
     if len(done) >= 2:
         kept = {tuple(run["kept"]) for run in done}
-        found["same_kept_steps"] = _target(len(kept) == 1, "==", True)
-        found["best_inside_each_others_ci"] = _target(_inside_each_other(done), "==", True)
+        found["same_kept_steps"] = target(len(kept) == 1, "==", True)
+        found["best_inside_each_others_ci"] = target(_inside_each_other(done), "==", True)
     return found
 
 
@@ -83,11 +84,6 @@ def _inside_each_other(runs: list[dict]) -> bool:
     values = [run["speedup"] or 1.0 for run in runs]
     return all(run["ci95"][0] <= value <= run["ci95"][1] for i, value in enumerate(values)
                for j, run in enumerate(runs) if i != j and run["ci95"])  # fmt: skip
-
-
-def _target(value, bound: str, target) -> dict:
-    met = {"<=": value <= target, "==": value == target}[bound]
-    return {"value": value, "bound": bound, "target": target, "met": met}
 
 
 def run(args: argparse.Namespace) -> dict:

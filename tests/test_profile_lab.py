@@ -82,13 +82,13 @@ def test_the_best_comes_from_the_final_rounds_never_from_screening():
     """The final rounds alone decide: the fastest configuration faster than initial that no
     other beats, whatever screening kept (onednn) or dropped (batching)."""
     from tests.summaries import record
-    from tfopt.recommend import best_config
+    from tfopt.recommend import best_and_tied
     from tfopt.summary import config_entry
 
     medians = {"initial": 0.090, "onednn": 0.0159, "xla": 0.0160, "batching": 0.0136}
     configs = {label: config_entry(label, {}, [record(label, m, w) for w in range(6)])
                for label, m in medians.items()}  # fmt: skip
-    assert best_config(configs, "initial", 0.05, 0.05) == "batching"
+    assert best_and_tied(configs, "initial", 0.05, 0.05)[0] == "batching"
     slower = {label: configs[label] for label in ("initial", "onednn")}
     slower["onednn"] = config_entry("onednn", {}, [record("onednn", 0.2, w) for w in range(6)])
-    assert best_config(slower, "initial", 0.05, 0.05) == "initial"
+    assert best_and_tied(slower, "initial", 0.05, 0.05) == ("initial", [])

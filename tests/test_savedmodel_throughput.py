@@ -22,7 +22,7 @@ from tfopt.export import console_format, markdown_format
 from tfopt.lab import Lab, LabSettings
 from tfopt.matrix import ConfigError, resolve
 from tfopt.progress import Progress
-from tfopt.recommend import best_config, contradictions, paste_lines
+from tfopt.recommend import best_and_tied, contradictions, paste_lines
 from tfopt.records import OK, RunRecord
 from tfopt.rounds import Budget
 from tfopt.runtimes.base import TOLERANCE
@@ -247,7 +247,7 @@ def test_best_skips_a_faster_variant_whose_outputs_differ_and_the_check_would_ca
                "wrong": _replicated("wrong", 10.0, WRONG)}  # fmt: skip
     assert summary.not_ranked(configs["ranked"]) is None
     assert summary.not_ranked(configs["wrong"]).startswith("outputs differ (max abs 0.25, rel 0.02")
-    assert best_config(configs, "initial", 0.05, 0.05) == "ranked"
+    assert best_and_tied(configs, "initial", 0.05, 0.05) == ("ranked", [])
     found = contradictions({"kind": "lab", "configs": configs, "best": "wrong", "recommended": {}})
     assert any("Best 'wrong' is not ranked: outputs differ" in problem for problem in found)
     honest = contradictions({"kind": "lab", "configs": configs, "best": "ranked",

@@ -27,7 +27,7 @@ from .matrix_keys import KNOB_ENV
 from .objective import log_name as objective_log_name
 from .objective import objective_key
 from .progress import Progress
-from .recommend import fastest, leaders, paste_lines
+from .recommend import best_and_tied, paste_lines
 from .rounds import Budget, Pair, Rounds
 from .runner import Runner
 from .saving import RUNS
@@ -209,14 +209,13 @@ class Lab:
             step.pop("config")
         comparisons = [_variant_comparison(s, configs, alpha, threshold) for s in walked
                        if s["name"].startswith("variant_")]  # fmt: skip
-        found = leaders(configs, INITIAL, alpha, threshold)
-        best = fastest(found, INITIAL)
+        best, tied = best_and_tied(configs, INITIAL, alpha, threshold)
         return summary_document(
             "lab", f"tfopt lab: {self.initial['workload']}", self._settings(), configs,
             environment=env, steps=walked, comparisons=comparisons,
             skipped_steps=self.skipped_steps, tuning=self.tuned,
             rounds=getattr(self, "final_rounds", None), best=best,
-            tied=[label for label in found if label != best],
+            tied=tied,
             recommended=tunable_settings(configs[best]["params"]),
             recommendation=paste_lines(configs[best]["params"]),
             speedup=comparison(initial, configs[best], alpha, threshold),

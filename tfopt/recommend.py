@@ -14,17 +14,12 @@ MODEL_OPTIONS = ("mode", "batch_size", "bucket")
 DEFAULTS_LINE = "TensorFlow's defaults: nothing to change"
 
 
-def best_config(
-    configs: dict[str, ConfigEntry], initial: str, alpha: float, threshold: float
-) -> str:
-    """The fastest of the `leaders` by its estimate (the others are tied with it: the final
-    rounds cannot tell them apart); ``initial`` when no configuration is faster than it."""
-    return fastest(leaders(configs, initial, alpha, threshold), initial)
-
-
-def fastest(found: list[str], initial: str) -> str:
-    """The first of ``found`` (leaders, fastest first); ``initial`` when there is none."""
-    return found[0] if found else initial
+def best_and_tied(configs: dict[str, ConfigEntry], initial: str, alpha: float,
+                  threshold: float) -> tuple[str, list[str]]:  # fmt: skip
+    """Best, the fastest of the `leaders` by its estimate, and the leaders tied with it (the
+    final rounds cannot tell them apart); Best is ``initial`` when nothing is faster than it."""
+    found = leaders(configs, initial, alpha, threshold)
+    return (found[0], found[1:]) if found else (initial, [])
 
 
 def leaders(configs: dict[str, ConfigEntry], initial: str, alpha: float,
