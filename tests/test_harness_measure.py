@@ -42,7 +42,36 @@ def test_duration_is_calibrated_after_warmup_not_from_it():
     assert len(result["sweeps"]) == 10  # 0.1 s / 10 ms, not 0.1 s / 60 ms
     short = measure.run_phases(FakeModel().predict, inputs, warmup_sweeps=1, repeats=None,
                                duration=0.001, clock=FakeModel().clock)  # fmt: skip
-    assert len(short["sweeps"]) == measure.MIN_SWEEPS == 5  # enough for a significance test
+    assert len(short["sweeps"]) == measure.MIN_SWEEPS == 3  # one burst is never the median
+
+
+@pytest.mark.parametrize("tandem", [False, True])
+def test_the_last_calibrating_sweep_is_the_first_timed_one_unless_partners_were_warming_up(tandem):
+    """A slow model (one sweep fills the minimum) sweeps 1 warmup + MIN_SWEEPS times, the
+    calibration's sweep opening the ABBA order; in a tandem, where partners warmed up beside
+    that sweep, it is not timed: each side sweeps once more."""
+    model = FakeModel()
+    inputs = [{20: ["a"] * 20}, {10: ["a"] * 10}]  # 20 ms and 10 ms per sweep: loops stay 1
+    swept: list[int] = []
+
+    def predict_of(side: int):
+        def predict(items: list) -> None:
+            swept.append(side)
+            model.predict(items)
+        return predict
+
+    def turns(count: int):
+        yield from range(count)
+
+    results = measure.run_sides([predict_of(0), predict_of(1)], inputs, warmup_sweeps=1,
+                                repeats=None, duration=0.01, clock=model.clock,
+                                turns=turns if tandem else None)  # fmt: skip
+    timed = measure.abba(2, measure.MIN_SWEEPS)  # 0 1 1 0 0 1
+    calibration = [0, 1]
+    assert swept[:2] == [0, 1]  # the warmup
+    assert swept[2:] == (calibration + timed if tandem else timed)
+    assert [len(result["sweeps"]) for result in results] == [measure.MIN_SWEEPS] * 2
+    assert results[0]["latencies"] == {"20": pytest.approx([0.020] * measure.MIN_SWEEPS)}
 
 
 def test_progress_eta_from_finished_runs():

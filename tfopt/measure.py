@@ -10,7 +10,6 @@ separate phase after the sweeps: rows per second with N threads calling the mode
 from __future__ import annotations
 
 import contextlib
-import functools
 import math
 import threading
 import time
@@ -21,9 +20,10 @@ from typing import Any
 Clock = Callable[[], float]
 Turns = Callable[[int], Iterable[None]]  # yields once per sweep this process may run now
 
-# A worker's value is the median of its timed sweeps: at least 5 of them, so that one sweep
-# caught by a burst on the machine is never the value.
-MIN_SWEEPS = 5
+# A worker's value is the median of its timed sweeps: at least 3 of them, so that one sweep
+# caught by a burst on the machine is never the value. The statistics use workers and rounds,
+# not sweeps: more sweeps of a slow model (eager g2p sweeps for seconds) would buy little.
+MIN_SWEEPS = 3
 # With a duration, a timed sweep lasts at least this long (pyperf's calibration: the inner loop
 # doubles until it does), so a call of microseconds is not measured by the timer's resolution.
 MIN_SWEEP_SECONDS = 0.01
@@ -60,22 +60,33 @@ def calibrate_loops(run: Callable[[int], float],
     return loops, seconds
 
 
+Timings = dict[int, float]  # seconds per call, per input size
+
+
 def calibrate(predicts: list, inputs: list[dict[int, Any]], duration: float, clock: Clock,
-              minimum: int = MIN_SWEEPS) -> tuple[list[int], int]:  # fmt: skip
-    """Each side's inner loop count (one sweep lasts `MIN_SWEEP_SECONDS`), and how many sweeps
-    of each side fill ``duration`` seconds, judged by the last calibrating sweep of each after
-    the warmup (warmup sweeps may include tracing or compiling: they would underestimate it)."""
-    calibrated = [calibrate_loops(functools.partial(_sweep_total, p, i, clock))
-                  for p, i in zip(predicts, inputs, strict=True)]  # fmt: skip
-    seconds = sum(sweep_seconds for _, sweep_seconds in calibrated)
+              minimum: int = MIN_SWEEPS) -> tuple[list[int], int, list[Timings]]:  # fmt: skip
+    """Each side's inner loop count (one sweep lasts `MIN_SWEEP_SECONDS`), how many sweeps of
+    each side fill ``duration`` seconds, judged by the last calibrating sweep of each after the
+    warmup (warmup sweeps may include tracing or compiling: they would underestimate it), and
+    that last calibrating sweep of each side: a sweep at its loops, per size, like a timed one."""
+    sides = [_calibrate_side(p, i, clock) for p, i in zip(predicts, inputs, strict=True)]
+    seconds = sum(side_seconds for _, side_seconds, _ in sides)
     count = max(minimum, math.ceil(duration / seconds)) if seconds > 0 else minimum
-    return [loops for loops, _ in calibrated], count
+    return [loops for loops, _, _ in sides], count, [timings for _, _, timings in sides]
 
 
-def _sweep_total(predict: Callable[[Any], Any], inputs: dict[int, Any], clock: Clock,
-                 loops: int) -> float:  # fmt: skip
-    """Seconds one sweep of ``loops`` calls per size lasts."""
-    return loops * sum(sweep(predict, inputs, clock, loops).values())
+def _calibrate_side(predict: Callable[[Any], Any], inputs: dict[int, Any],
+                    clock: Clock) -> tuple[int, float, Timings]:  # fmt: skip
+    """`calibrate_loops` on whole sweeps: loops, the last sweep's seconds and its timings."""
+    timings: Timings = {}
+
+    def run(loops: int) -> float:
+        timings.clear()
+        timings.update(sweep(predict, inputs, clock, loops))
+        return loops * sum(timings.values())
+
+    loops, seconds = calibrate_loops(run)
+    return loops, seconds, timings
 
 
 def abba(sides: int, sweeps: int) -> list[int]:
@@ -86,23 +97,33 @@ def abba(sides: int, sweeps: int) -> list[int]:
 
 
 def measure(predicts: list, inputs: list[dict[int, Any]], repeats: int, clock: Clock,
-            loops: list[int] | None = None, turns: Turns | None = None) -> list:  # fmt: skip
+            loops: list[int] | None = None, turns: Turns | None = None,
+            first: list[Timings] | None = None) -> list:  # fmt: skip
     """``repeats`` timed sweeps of each side, alternated ABBA -> per side, per-size latencies
-    and per-sweep totals (seconds per call). ``turns``: this process's sweeps run when
-    ``turns(count)`` yields (a tandem with other processes, `tfopt.tandem`), still alternating
-    its sides ABBA; it may yield more than ``count`` times, and every side gets ``repeats``."""
+    and per-sweep totals (seconds per call). ``first``: one sweep of each side already timed, in
+    side order (the calibration's last): they open the ABBA order and count among the
+    ``repeats``. ``turns``: this process's sweeps run when ``turns(count)`` yields (a tandem
+    with other processes, `tfopt.tandem`), still alternating its sides ABBA; it may yield more
+    than ``count`` times, and every side gets ``repeats``."""
     loops = loops or [1] * len(predicts)
     latencies: list[dict[int, list[float]]] = [{size: [] for size in side} for side in inputs]
     totals: list[list[float]] = [[] for _ in inputs]
+
+    def record(side: int, timings: Timings) -> None:
+        for size, seconds in timings.items():
+            latencies[side][size].append(seconds)
+        totals[side].append(sum(timings.values()))
+
     order: Iterable[int] = abba(len(predicts), repeats)
     if turns is not None:
         cycle = abba(len(predicts), 2)  # one whole A B B A: the first n sweeps hold every side
         order = (cycle[i % len(cycle)] for i, _ in enumerate(turns(len(predicts) * repeats)))
+    elif first is not None:
+        for side, timings in enumerate(first):
+            record(side, timings)
+        order = abba(len(predicts), repeats)[len(predicts):]
     for side in order:
-        timings = sweep(predicts[side], inputs[side], clock, loops[side])
-        for size, seconds in timings.items():
-            latencies[side][size].append(seconds)
-        totals[side].append(sum(timings.values()))
+        record(side, sweep(predicts[side], inputs[side], clock, loops[side]))
     return [{"latencies": {str(s): v for s, v in lat.items()}, "sweeps": tot}
             for lat, tot in zip(latencies, totals, strict=True)]  # fmt: skip
 
@@ -137,11 +158,14 @@ def run_sides(
     is calibrated first (`calibrate`); its ``loops`` are in the result. ``turns``: see
     `measure`."""
     warm = [warmup(p, i, warmup_sweeps, clock) for p, i in zip(predicts, inputs, strict=True)]
+    first = None
     if repeats is not None:
         loops, count = [1] * len(predicts), repeats
     else:
-        loops, count = calibrate(predicts, inputs, duration or 1.0, clock)
-    results = measure(predicts, inputs, count, clock, loops, turns)
+        loops, count, first = calibrate(predicts, inputs, duration or 1.0, clock)
+    # In a tandem the calibration ran while the partners warmed up: it is not a timed sweep.
+    results = measure(predicts, inputs, count, clock, loops, turns,
+                      first=None if turns else first)  # fmt: skip
     return [{**result, "warmup": w, "items_per_sweep": sum(i), "loops": n}
             for result, w, i, n in zip(results, warm, inputs, loops, strict=True)]  # fmt: skip
 

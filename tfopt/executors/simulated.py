@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..jobs import Job
-from ..measure import abba
+from ..measure import MIN_SWEEPS, abba
 from ..records import OK, RunRecord
 from ..rounds import Budget, Rounds, run_rounds
 from ..stats import Comparison
@@ -78,7 +78,7 @@ class SimulatedExecutor:
                                                                              config["variant"])})
                   for side in sides]  # fmt: skip
         duration = config["duration"] or 1.0
-        sweeps = config["repeats"] or max(5, math.ceil(duration / sum(truths)))
+        sweeps = config["repeats"] or max(MIN_SWEEPS, math.ceil(duration / sum(truths)))
         rng = np.random.default_rng([self.seed, _stable(job.perm.run_id), job.worker])
         values, ended = self.noise.process(rng, truths, sweeps, self.clock)
         wall = ended - self.clock
