@@ -48,8 +48,8 @@ def test_duration_is_calibrated_after_warmup_not_from_it():
 @pytest.mark.parametrize("tandem", [False, True])
 def test_the_last_calibrating_sweep_is_the_first_timed_one_unless_partners_were_warming_up(tandem):
     """A slow model (one sweep fills the minimum) sweeps 1 warmup + MIN_SWEEPS times, the
-    calibration's sweep opening the ABBA order; in a tandem, where partners warmed up beside
-    that sweep, it is not timed: each side sweeps once more."""
+    calibration's sweep opening the ABBA order; in a tandem that sweep too waits for a turn,
+    and the turns are asked for just the sweeps still needed once it is calibrated."""
     model = FakeModel()
     inputs = [{20: ["a"] * 20}, {10: ["a"] * 10}]  # 20 ms and 10 ms per sweep: loops stay 1
     swept: list[int] = []
@@ -60,16 +60,19 @@ def test_the_last_calibrating_sweep_is_the_first_timed_one_unless_partners_were_
             model.predict(items)
         return predict
 
-    def turns(count: int):
-        yield from range(count)
+    yielded: list[int] = []
+
+    def turns(count):
+        while len(yielded) < count():
+            yielded.append(len(swept))
+            yield
 
     results = measure.run_sides([predict_of(0), predict_of(1)], inputs, warmup_sweeps=1,
                                 repeats=None, duration=0.01, clock=model.clock,
                                 turns=turns if tandem else None)  # fmt: skip
-    timed = measure.abba(2, measure.MIN_SWEEPS)  # 0 1 1 0 0 1
-    calibration = [0, 1]
     assert swept[:2] == [0, 1]  # the warmup
-    assert swept[2:] == (calibration + timed if tandem else timed)
+    assert swept[2:] == measure.abba(2, measure.MIN_SWEEPS)  # 0 1 1 0 0 1
+    assert yielded == (list(range(2, 8)) if tandem else [])  # one turn before each sweep
     assert [len(result["sweeps"]) for result in results] == [measure.MIN_SWEEPS] * 2
     assert results[0]["latencies"] == {"20": pytest.approx([0.020] * measure.MIN_SWEEPS)}
 
@@ -126,10 +129,10 @@ def test_in_a_tandem_a_shared_worker_alternates_its_sides_abba_within_its_turns(
     swept: list[int] = []
     asked: list[int] = []
 
-    def turns(count: int):
-        asked.append(count)
-        for _ in range(count + extra_turns):
+    def turns(count):
+        for _ in range(count() + extra_turns):
             yield
+        asked.append(count())
 
     def predict_of(side: int):
         def predict(items: list) -> None:
@@ -138,7 +141,7 @@ def test_in_a_tandem_a_shared_worker_alternates_its_sides_abba_within_its_turns(
         return predict
 
     results = measure.measure([predict_of(s) for s in range(sides)], [{1: ["a"]}] * sides,
-                              repeats, models[0].clock, turns=turns)  # fmt: skip
+                              repeats, models[0].clock, gate=measure.Gate(turns))  # fmt: skip
     assert asked == [sides * repeats]
     assert swept == [measure.abba(sides, 2)[i % (2 * sides)]
                      for i in range(sides * repeats + extra_turns)]  # fmt: skip

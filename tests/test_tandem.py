@@ -35,7 +35,7 @@ def _side(spec: dict, count: int, delay: float, fail: str | None, results) -> No
             raise RuntimeError("the model did not build")
         baton = Baton.from_task(spec)
         sweeps = []
-        for _ in baton.turns(count):
+        for _ in baton.turns(lambda: count):
             if fail == "crash" and len(sweeps) == 2:
                 results.send({"error": "crashed holding the turn"})
                 os._exit(1)

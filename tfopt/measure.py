@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import contextlib
 import math
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 Clock = Callable[[], float]
-Turns = Callable[[int], Iterable[None]]  # yields once per sweep this process may run now
+# Yields once per sweep this process may run now (a tandem's turns, `tfopt.tandem`), until it
+# has swept the count the callable gives (it may grow once calibrated) and the partners theirs.
+Turns = Callable[[Callable[[], int]], Iterable[None]]
 
 # A worker's value is the median of its timed sweeps: at least 3 of them, so that one sweep
 # caught by a burst on the machine is never the value. The statistics use workers and rounds,
@@ -63,24 +66,58 @@ def calibrate_loops(run: Callable[[int], float],
 Timings = dict[int, float]  # seconds per call, per input size
 
 
+class Gate:
+    """What a worker passes before each sweep after its warmup: in a tandem, the wait for its
+    turn, so that its calibration too runs while the partners are idle; alone, nothing. It
+    counts the sweeps, so the turns know when this worker has swept enough."""
+
+    def __init__(self, turns: Turns | None = None):
+        self.passed = 0
+        self.needed = sys.maxsize  # never enough before the calibration sets the count
+        self._turns = iter(turns(lambda: self.needed)) if turns else None
+
+    @property
+    def tandem(self) -> bool:
+        return self._turns is not None
+
+    def wait(self) -> bool:
+        """Until this worker may sweep; False when its tandem has ended."""
+        if self._turns is not None and next(self._turns, _ENDED) is _ENDED:
+            return False
+        self.passed += 1
+        return True
+
+    def require(self, sweeps: int) -> None:
+        """``sweeps`` more, after those passed so far."""
+        self.needed = self.passed + sweeps
+
+
+_ENDED = object()
+
+
 def calibrate(predicts: list, inputs: list[dict[int, Any]], duration: float, clock: Clock,
-              minimum: int = MIN_SWEEPS) -> tuple[list[int], int, list[Timings]]:  # fmt: skip
+              minimum: int = MIN_SWEEPS,
+              gate: Gate | None = None) -> tuple[list[int], int, list[Timings]]:  # fmt: skip
     """Each side's inner loop count (one sweep lasts `MIN_SWEEP_SECONDS`), how many sweeps of
     each side fill ``duration`` seconds, judged by the last calibrating sweep of each after the
     warmup (warmup sweeps may include tracing or compiling: they would underestimate it), and
-    that last calibrating sweep of each side: a sweep at its loops, per size, like a timed one."""
-    sides = [_calibrate_side(p, i, clock) for p, i in zip(predicts, inputs, strict=True)]
+    that last calibrating sweep of each side: a sweep at its loops, per size, like a timed one.
+    Each calibrating sweep passes ``gate`` first."""
+    gate = gate or Gate()
+    sides = [_calibrate_side(p, i, clock, gate) for p, i in zip(predicts, inputs, strict=True)]
     seconds = sum(side_seconds for _, side_seconds, _ in sides)
     count = max(minimum, math.ceil(duration / seconds)) if seconds > 0 else minimum
     return [loops for loops, _, _ in sides], count, [timings for _, _, timings in sides]
 
 
-def _calibrate_side(predict: Callable[[Any], Any], inputs: dict[int, Any],
-                    clock: Clock) -> tuple[int, float, Timings]:  # fmt: skip
+def _calibrate_side(predict: Callable[[Any], Any], inputs: dict[int, Any], clock: Clock,
+                    gate: Gate) -> tuple[int, float, Timings]:  # fmt: skip
     """`calibrate_loops` on whole sweeps: loops, the last sweep's seconds and its timings."""
     timings: Timings = {}
 
     def run(loops: int) -> float:
+        if not gate.wait():
+            raise RuntimeError("the tandem ended before this worker was calibrated")
         timings.clear()
         timings.update(sweep(predict, inputs, clock, loops))
         return loops * sum(timings.values())
@@ -97,14 +134,13 @@ def abba(sides: int, sweeps: int) -> list[int]:
 
 
 def measure(predicts: list, inputs: list[dict[int, Any]], repeats: int, clock: Clock,
-            loops: list[int] | None = None, turns: Turns | None = None,
+            loops: list[int] | None = None, gate: Gate | None = None,
             first: list[Timings] | None = None) -> list:  # fmt: skip
     """``repeats`` timed sweeps of each side, alternated ABBA -> per side, per-size latencies
     and per-sweep totals (seconds per call). ``first``: one sweep of each side already timed, in
     side order (the calibration's last): they open the ABBA order and count among the
-    ``repeats``. ``turns``: this process's sweeps run when ``turns(count)`` yields (a tandem
-    with other processes, `tfopt.tandem`), still alternating its sides ABBA; it may yield more
-    than ``count`` times, and every side gets ``repeats``."""
+    ``repeats``. In a tandem (``gate``), sweeps run as the turns come, still alternating ABBA,
+    until the tandem ends: every side gets at least ``repeats``."""
     loops = loops or [1] * len(predicts)
     latencies: list[dict[int, list[float]]] = [{size: [] for size in side} for side in inputs]
     totals: list[list[float]] = [[] for _ in inputs]
@@ -114,18 +150,26 @@ def measure(predicts: list, inputs: list[dict[int, Any]], repeats: int, clock: C
             latencies[side][size].append(seconds)
         totals[side].append(sum(timings.values()))
 
-    order: Iterable[int] = abba(len(predicts), repeats)
-    if turns is not None:
-        cycle = abba(len(predicts), 2)  # one whole A B B A: the first n sweeps hold every side
-        order = (cycle[i % len(cycle)] for i, _ in enumerate(turns(len(predicts) * repeats)))
-    elif first is not None:
-        for side, timings in enumerate(first):
-            record(side, timings)
-        order = abba(len(predicts), repeats)[len(predicts):]
+    for side, timings in enumerate(first or []):
+        record(side, timings)
+    done = len(first or [])
+    order: Iterable[int] = abba(len(predicts), repeats)[done:]
+    if gate is not None and gate.tandem:
+        gate.require(len(predicts) * repeats - done)
+        order = _as_turns_come(gate, abba(len(predicts), 2), done)
     for side in order:
         record(side, sweep(predicts[side], inputs[side], clock, loops[side]))
     return [{"latencies": {str(s): v for s, v in lat.items()}, "sweeps": tot}
             for lat, tot in zip(latencies, totals, strict=True)]  # fmt: skip
+
+
+def _as_turns_come(gate: Gate, cycle: list[int], done: int) -> Iterator[int]:
+    """The side of each sweep the turns allow, going round ``cycle`` (one whole A B B A, whose
+    first n sweeps hold every side) from position ``done``."""
+    position = done
+    while gate.wait():
+        yield cycle[position % len(cycle)]
+        position += 1
 
 
 def run_phases(
@@ -158,14 +202,13 @@ def run_sides(
     is calibrated first (`calibrate`); its ``loops`` are in the result. ``turns``: see
     `measure`."""
     warm = [warmup(p, i, warmup_sweeps, clock) for p, i in zip(predicts, inputs, strict=True)]
+    gate = Gate(turns)
     first = None
     if repeats is not None:
         loops, count = [1] * len(predicts), repeats
     else:
-        loops, count, first = calibrate(predicts, inputs, duration or 1.0, clock)
-    # In a tandem the calibration ran while the partners warmed up: it is not a timed sweep.
-    results = measure(predicts, inputs, count, clock, loops, turns,
-                      first=None if turns else first)  # fmt: skip
+        loops, count, first = calibrate(predicts, inputs, duration or 1.0, clock, gate=gate)
+    results = measure(predicts, inputs, count, clock, loops, gate, first)
     return [{**result, "warmup": w, "items_per_sweep": sum(i), "loops": n}
             for result, w, i, n in zip(results, warm, inputs, loops, strict=True)]  # fmt: skip
 

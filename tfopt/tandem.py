@@ -4,9 +4,10 @@ Configurations that cannot share a process (another build, env knob or thread co
 measured one worker after the other, so each round's ratio also held whatever the machine did in
 between: on a shared VM a neighbour's burst of a few seconds lands on one side only. In a tandem
 round every side's worker is started at once; each builds and warms up on its own, then the
-parent hands a turn round the ring, and only the holder of the turn runs timed sweeps (two per
-turn, the first turn one: A BB AA BB ..., as ABBA inside one process). The others block reading
-a pipe, so the timed sweeps never overlap, and a burst or drift lasting longer than a turn hits
+parent hands a turn round the ring, and only the holder of the turn sweeps (two sweeps per
+turn, the first turn one: A BB AA BB ..., as ABBA inside one process; a worker's first sweeps
+calibrate its count, the last of them timed). The others block reading a pipe, so the sweeps
+never overlap a partner's, and a burst or drift lasting longer than a turn hits
 every side.
 
 Parent side: `run_together` starts the workers (each gets ``{"dir", "side", "sides"}`` in its
@@ -94,8 +95,9 @@ class Baton:
     def close(self) -> None:
         self.inbox.close()
 
-    def turns(self, count: int) -> Iterator[None]:
-        """Yield once for each sweep this side runs, at least ``count`` of them. Every side keeps
+    def turns(self, count: Callable[[], int]) -> Iterator[None]:
+        """Yield once for each sweep this side runs, at least ``count()`` of them (asked at the
+        end of each turn: calibrating, a worker learns how many it needs). Every side keeps
         taking its turns until all have their count, so all sides sweep over the same span."""
         swept = 0
         send(self.folder, CONDUCTOR, {"ready": self.side})
@@ -109,7 +111,7 @@ class Baton:
                 yield
                 swept += 1
             self.turn_times.append((start, time.monotonic()))
-            send(self.folder, CONDUCTOR, {"done": self.side, "enough": swept >= count})
+            send(self.folder, CONDUCTOR, {"done": self.side, "enough": swept >= count()})
 
     def record(self) -> dict:
         """What the payload says of the tandem: the turns' start and end (monotonic clock, the
