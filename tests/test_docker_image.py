@@ -73,9 +73,10 @@ def test_the_quick_profile_runs_under_one_cpu_and_4g_into_the_mounted_folder(lab
     results.chmod(0o777)  # the image's non-root user writes here, whatever uid runs the tests
     out, err = io.BytesIO(), io.BytesIO()
     run = run_in_container(
-        # no --out: the image's default is /results; one step keeps it short on one CPU (all
-        # steps: test_profile_lab); onednn's workers run in tandem with initial's
-        ["python", "/src/profile.py", "--quick", "--steps", "onednn"],
+        # no --out: the image's default is /results; one step and two input sizes keep it
+        # short on one CPU (all steps: test_profile_lab); onednn's workers run in tandem with
+        # initial's, both eager
+        ["python", "/src/profile.py", "--quick", "--steps", "onednn", "--sizes", "1,6"],
         {"cpus": 1, "memory": "4G"}, image=lab_image, volumes={str(results): "/results"},
         stdout=out, stderr=err,
     )  # fmt: skip
