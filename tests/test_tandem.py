@@ -26,9 +26,10 @@ pytestmark = pytest.mark.timeout(300)
 FORK = multiprocessing.get_context("fork")
 
 
-def _side(spec: dict, count: int, delay: float, fail: str | None, results) -> None:
-    """One tandem side: wait ``delay`` (a slow build), then sweep (sleep 5 ms) when it may.
-    ``fail``: "build" raises before the round, "crash" dies in its second turn."""
+def _side(spec: dict, count: int, delay: float, fail: str | None, results,
+          seconds: float = 0.005) -> None:  # fmt: skip
+    """One tandem side: wait ``delay`` (a slow build), then sweep (sleep ``seconds``) when it
+    may. ``fail``: "build" raises before the round, "crash" dies in its second turn."""
     time.sleep(delay)
     try:
         if fail == "build":
@@ -40,19 +41,23 @@ def _side(spec: dict, count: int, delay: float, fail: str | None, results) -> No
                 results.send({"error": "crashed holding the turn"})
                 os._exit(1)
             start = time.monotonic()
-            time.sleep(0.005)
+            time.sleep(seconds)
             sweeps.append((start, time.monotonic()))
         results.send({"sweeps": sweeps, "left": baton.left})
     except Exception as error:  # noqa: BLE001 - the failure is the result here
         results.send({"error": f"{type(error).__name__}: {error}"})
 
 
-def run_sides(delays: list[float], count: int = 6,
-              fail: dict[int, str] | None = None) -> list[dict]:
+def run_sides(delays: list[float], count: int = 6, fail: dict[int, str] | None = None,
+              sweeps: list[tuple[int, float]] | None = None) -> list[dict]:  # fmt: skip
+    """A tandem of ``len(delays)`` sides; ``sweeps``: each side's (count, seconds per sweep)."""
+
     def execute(side: int, tandem: dict) -> dict:
         receive, results = FORK.Pipe(duplex=False)
         how = (fail or {}).get(side)
-        process = FORK.Process(target=_side, args=(tandem, count, delays[side], how, results))
+        wanted, seconds = sweeps[side] if sweeps else (count, 0.005)
+        process = FORK.Process(target=_side, args=(tandem, wanted, delays[side], how, results,
+                                                   seconds))  # fmt: skip
         process.start()
         found = receive.recv()
         process.join()
@@ -72,6 +77,17 @@ def test_sides_take_turns_never_overlap_and_each_gets_its_sweeps(delays):
     assert changes >= len(sides) // 3  # turns of one or two sweeps, not one side then the other
     assert sides[:1 + 2 * (len(results) - 1)] == [0, *[side for side in range(1, len(results))
                                                         for _ in range(2)]]  # A BB (CC) ...
+
+
+def test_a_side_of_quick_sweeps_beside_a_slow_one_needs_few_turns():
+    """The quick side (5 ms sweeps, 40 wanted) sweeps on in a turn up to half as long as the
+    slow side's (2 x 60 ms), so the slow side is not held to 40 sweeps, one per quick turn."""
+    results = run_sides([0.0, 0.0], sweeps=[(4, 0.060), (40, 0.005)])
+    assert all("error" not in result for result in results), results
+    slow, quick = (len(result["sweeps"]) for result in results)
+    assert quick >= 40 and 4 <= slow <= 12  # two-sweep turns: 40 slow sweeps
+    sides = assert_turns_never_overlap(results)
+    assert sides[:3] == [0, 1, 1]  # A BB, then the quick side's turns grow
 
 
 def assert_turns_never_overlap(results: list[dict]) -> list[int]:

@@ -5,10 +5,10 @@ measured one worker after the other, so each round's ratio also held whatever th
 between: on a shared VM a neighbour's burst of a few seconds lands on one side only. In a tandem
 round every side's worker is started at once; each builds and warms up on its own, then the
 parent hands a turn round the ring, and only the holder of the turn sweeps (two sweeps per
-turn, the first turn one: A BB AA BB ..., as ABBA inside one process; a worker's first sweeps
-calibrate its count, the last of them timed). The others block reading a pipe, so the sweeps
-never overlap a partner's, and a burst or drift lasting longer than a turn hits
-every side.
+turn, the first turn one: A BB AA BB ..., as ABBA inside one process; more while a side of quick
+sweeps follows a long turn, see `Baton.turns`; a worker's first sweeps calibrate its count, the
+last of them timed). The others block reading a pipe, so the sweeps never overlap a partner's,
+and a burst or drift lasting longer than a turn hits every side.
 
 Parent side: `run_together` starts the workers (each gets ``{"dir", "side", "sides"}`` in its
 task) and conducts: the first turn once every side is ready, the next to the next side when a
@@ -96,9 +96,12 @@ class Baton:
         self.inbox.close()
 
     def turns(self, count: Callable[[], int]) -> Iterator[None]:
-        """Yield once for each sweep this side runs, at least ``count()`` of them (asked at the
-        end of each turn: calibrating, a worker learns how many it needs). Every side keeps
-        taking its turns until all have their count, so all sides sweep over the same span."""
+        """Yield once for each sweep this side runs, at least ``count()`` of them (calibrating,
+        a worker learns how many it needs). Every side keeps taking its turns until all have
+        their count, so all sides sweep over the same span. A turn is two sweeps, or, while
+        this side still needs sweeps, up to half as long as the turn before it: a side of quick
+        sweeps beside a slow one then has its count in a few turns instead of drawing the round
+        out to as many turns as it has sweeps (half, so that turns never grow turn after turn)."""
         swept = 0
         send(self.folder, CONDUCTOR, {"ready": self.side})
         while True:
@@ -110,8 +113,12 @@ class Baton:
             for _ in range(message["turn"]):
                 yield
                 swept += 1
+            while swept < count() and time.monotonic() - start < message.get("match", 0) / 2:
+                yield
+                swept += 1
             self.turn_times.append((start, time.monotonic()))
-            send(self.folder, CONDUCTOR, {"done": self.side, "enough": swept >= count()})
+            send(self.folder, CONDUCTOR, {"done": self.side, "enough": swept >= count(),
+                                          "seconds": time.monotonic() - start})  # fmt: skip
 
     def record(self) -> dict:
         """What the payload says of the tandem: the turns' start and end (monotonic clock, the
@@ -139,6 +146,7 @@ class Conductor:
         self.enough: set[int] = set()  # sides that have swept their count
         self.holder: int | None = None
         self.last = -1  # the side that had the last turn
+        self.last_seconds = 0.0  # how long it lasted
         self.stopped = False
         self.left: list[int] = []
 
@@ -148,6 +156,7 @@ class Conductor:
         elif "done" in message:
             self.enough |= {message["done"]} if message["enough"] else set()
             self.holder = None
+            self.last_seconds = message.get("seconds", 0.0)
         self._go_on()
 
     def ended(self, side: int, failed: bool) -> None:
@@ -168,7 +177,8 @@ class Conductor:
             return
         after = sorted(self.living, key=lambda side: (side <= self.last, side))
         self.holder = after[0]
-        send(self.folder, self.holder, {"turn": 1 if self.last < 0 else SWEEPS_PER_TURN})
+        send(self.folder, self.holder, {"turn": 1 if self.last < 0 else SWEEPS_PER_TURN,
+                                        "match": self.last_seconds})  # fmt: skip
         self.last = self.holder
 
 
