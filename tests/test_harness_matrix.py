@@ -20,6 +20,18 @@ def test_list_values_expand_to_every_permutation_including_nested_knobs():
     assert matrix.varying_keys(config) == ["cpus", "mode", "knobs.inter"]
 
 
+def test_only_the_first_worker_of_a_run_traces_allocations(tmp_path):
+    """tracemalloc slows a build by seconds: worker 0 traces, the replicates log RSS only."""
+    from tfopt.jobs import Job, mem_trace_for, task_for
+    from tfopt.matrix import Permutation
+
+    perm = Permutation(matrix.resolve({"mem_trace": {"top": 3}}))
+    tasks = [task_for(Job(perm, worker, "a", tmp_path)) for worker in range(3)]
+    assert [task["mem_trace"]["top"] for task in tasks] == [3, 0, 0]
+    assert all(task["mem_trace"]["enabled"] for task in tasks)  # RSS and peak still logged
+    assert mem_trace_for(tasks[0]["mem_trace"], None)["top"] == 0  # a tuning trial
+
+
 def test_merge_with_defaults_is_deep():
     """A shallow merge (furcate's) would replace a whole table; a partial knobs table must keep
     the other defaults."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from . import variants as variants_mod
 from .matrix import Permutation
-from .matrix_keys import KNOB_ENV
+from .matrix_keys import KNOB_ENV, MemTrace
 from .workloads.savedmodel import concurrency_levels
 
 
@@ -57,9 +57,16 @@ def task_for(job: Job) -> dict:
         "concurrency": concurrency_levels(config),  # requests at once, after the sweeps
         "run_dir": str(job.folder),
         "worker": job.worker,
-        "mem_trace": config["mem_trace"],
+        "mem_trace": mem_trace_for(config["mem_trace"], job.worker),
         "sides": config.get("sides"),  # configurations sharing this process (tfopt.interleave)
     }
+
+
+def mem_trace_for(trace: MemTrace, worker: int | None) -> MemTrace:
+    """Allocation tracing (tracemalloc) slows a model's build by seconds: worker 0 of a run
+    traces the top allocations, the other workers (``worker`` None: a tuning trial) log their RSS
+    and peak only."""
+    return trace if worker == 0 else {**trace, "top": 0}
 
 
 def env_for(config: Mapping[str, Any], variant: variants_mod.Variant) -> dict[str, str]:

@@ -21,7 +21,7 @@ from . import environment, steps
 from .executors import Executor
 from .export import export_all
 from .interleave import measure_rounds
-from .jobs import Job, task_for
+from .jobs import Job, mem_trace_for, task_for
 from .matrix import Permutation, resolve
 from .matrix_keys import KNOB_ENV
 from .objective import log_name as objective_log_name
@@ -105,6 +105,7 @@ class Lab:
                  omp: tuner.Int(1, cores)}  # fmt: skip
         job = Job(Permutation({**config, "tag": "tune"}), 0, "tune", self.out / RUNS / "tune")
         task = task_for(job)  # every trial appends its logs to runs/tune/worker0.*
+        task["mem_trace"] = mem_trace_for(task["mem_trace"], None)
         self.progress.note(f"tuning threads: up to {self.settings.tune_budget} trials")
         started = time.monotonic()
         options = self.runner.trial_options(config)

@@ -17,7 +17,7 @@ import platform
 from .variants import STOCK, Variant
 
 # Task entries that say where a trial writes, not what it measures.
-_PLACE_KEYS = ("run_dir", "worker")
+_PLACE_KEYS = ("run_dir", "worker", "mem_trace")  # where and what it logs, not its value
 
 
 def objective_key(task: dict, config: dict, env: dict[str, str], variant: Variant) -> dict:
