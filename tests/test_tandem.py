@@ -79,15 +79,18 @@ def test_sides_take_turns_never_overlap_and_each_gets_its_sweeps(delays):
                                                         for _ in range(2)]]  # A BB (CC) ...
 
 
-def test_a_side_of_quick_sweeps_beside_a_slow_one_needs_few_turns():
-    """The quick side (5 ms sweeps, 40 wanted) sweeps on in a turn up to half as long as the
-    slow side's (2 x 60 ms), so the slow side is not held to 40 sweeps, one per quick turn."""
-    results = run_sides([0.0, 0.0], sweeps=[(4, 0.060), (40, 0.005)])
+@pytest.mark.parametrize("quick_sides", [1, 2])
+def test_sides_of_quick_sweeps_beside_a_slow_one_need_few_turns(quick_sides):
+    """A quick side (5 ms sweeps, 40 wanted) sweeps on in a turn up to half as long as the
+    slow side's last (2 x 60 ms), so the slow side is not held to 40 sweeps, two per quick
+    turn; the second quick side, whose turn follows the first's, too."""
+    results = run_sides([0.0] * (1 + quick_sides), sweeps=[(4, 0.060)] + [(40, 0.005)] *
+                        quick_sides)  # fmt: skip
     assert all("error" not in result for result in results), results
-    slow, quick = (len(result["sweeps"]) for result in results)
-    assert quick >= 40 and 4 <= slow <= 12  # two-sweep turns: 40 slow sweeps
+    slow, *quick = (len(result["sweeps"]) for result in results)
+    assert min(quick) >= 40 and 4 <= slow <= 12  # two-sweep turns: 40 slow sweeps
     sides = assert_turns_never_overlap(results)
-    assert sides[:3] == [0, 1, 1]  # A BB, then the quick side's turns grow
+    assert sides[:3] == [0, 1, 1]  # A BB, then the quick sides' turns grow
 
 
 def assert_turns_never_overlap(results: list[dict]) -> list[int]:

@@ -99,9 +99,10 @@ class Baton:
         """Yield once for each sweep this side runs, at least ``count()`` of them (calibrating,
         a worker learns how many it needs). Every side keeps taking its turns until all have
         their count, so all sides sweep over the same span. A turn is two sweeps, or, while
-        this side still needs sweeps, up to half as long as the turn before it: a side of quick
-        sweeps beside a slow one then has its count in a few turns instead of drawing the round
-        out to as many turns as it has sweeps (half, so that turns never grow turn after turn)."""
+        this side still needs sweeps, up to half as long as the longest last turn of the others
+        (``match``): a side of quick sweeps beside a slow one then has its count in a few turns
+        instead of drawing the round out to as many turns as it has sweeps (half, so that turns
+        never grow turn after turn)."""
         swept = 0
         send(self.folder, CONDUCTOR, {"ready": self.side})
         while True:
@@ -146,7 +147,7 @@ class Conductor:
         self.enough: set[int] = set()  # sides that have swept their count
         self.holder: int | None = None
         self.last = -1  # the side that had the last turn
-        self.last_seconds = 0.0  # how long it lasted
+        self.turn_seconds: dict[int, float] = {}  # how long each side's last turn lasted
         self.stopped = False
         self.left: list[int] = []
 
@@ -155,8 +156,8 @@ class Conductor:
             self.ready.add(message["ready"])
         elif "done" in message:
             self.enough |= {message["done"]} if message["enough"] else set()
+            self.turn_seconds[message["done"]] = message.get("seconds", 0.0)
             self.holder = None
-            self.last_seconds = message.get("seconds", 0.0)
         self._go_on()
 
     def ended(self, side: int, failed: bool) -> None:
@@ -177,8 +178,10 @@ class Conductor:
             return
         after = sorted(self.living, key=lambda side: (side <= self.last, side))
         self.holder = after[0]
+        longest = max((seconds for side, seconds in self.turn_seconds.items()
+                       if side != self.holder and side in self.living), default=0.0)  # fmt: skip
         send(self.folder, self.holder, {"turn": 1 if self.last < 0 else SWEEPS_PER_TURN,
-                                        "match": self.last_seconds})  # fmt: skip
+                                        "match": longest})  # fmt: skip
         self.last = self.holder
 
 
