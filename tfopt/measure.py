@@ -199,8 +199,8 @@ def run_sides(
     """`run_phases` for several configurations built in one process: each warmed up, then their
     timed sweeps alternated ABBA (``repeats`` each, or as many as fill ``duration`` together),
     so every side sees the same moments of the machine. With a duration, each side's inner loop
-    is calibrated first (`calibrate`); its ``loops`` are in the result. ``turns``: see
-    `measure`."""
+    is calibrated first (`calibrate`); its ``loops`` are in the result. ``turns``: a tandem's
+    (`Turns`); every sweep after the warmup, calibrating or timed, waits for one (`Gate`)."""
     warm = [warmup(p, i, warmup_sweeps, clock) for p, i in zip(predicts, inputs, strict=True)]
     gate = Gate(turns)
     first = None

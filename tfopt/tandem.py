@@ -117,9 +117,10 @@ class Baton:
             while swept < count() and time.monotonic() - start < message.get("match", 0) / 2:
                 yield
                 swept += 1
-            self.turn_times.append((start, time.monotonic()))
+            ended = time.monotonic()
+            self.turn_times.append((start, ended))
             send(self.folder, CONDUCTOR, {"done": self.side, "enough": swept >= count(),
-                                          "seconds": time.monotonic() - start})  # fmt: skip
+                                          "seconds": ended - start})  # fmt: skip
 
     def record(self) -> dict:
         """What the payload says of the tandem: the turns' start and end (monotonic clock, the
