@@ -8,11 +8,14 @@ import pytest
 
 from tfopt.compare import run_compare
 from tfopt.executors.simulated import NoiseModel, SimulatedExecutor
+from tfopt.interleave import measure_rounds
 from tfopt.lab import Lab, LabSettings
+from tfopt.matrix import resolve
 from tfopt.progress import Progress
 from tfopt.recommend import DEFAULTS_LINE, contradictions
 from tfopt.rounds import Budget
-from tfopt.variants import Variant
+from tfopt.runner import Runner
+from tfopt.variants import STOCK, Variant
 
 BASE = {"workload": "g2p", "sizes": [1, 6], "repeats": 20}
 QUIET = NoiseModel(process_cv=0.02, sweep_cv=0.02)
@@ -55,6 +58,24 @@ def test_variants_of_one_build_share_a_worker_per_round_abba(tmp_path):
     with (tmp_path / "run_data.csv").open() as handle:
         assert {row["label"] for row in csv.DictReader(handle)} == {"a+b"}
     assert summary["configs"]["a"]["workers"] == summary["configs"]["b"]["workers"] == 6
+
+
+def test_configurations_that_could_share_a_worker_are_measured_like_one_that_cannot(tmp_path):
+    """graph and batching could share a worker, onednn (an env knob) cannot; all three are
+    equally fast, but a configuration measured beside another in one process runs 15% slower
+    here. Had graph and batching shared a worker, onednn would look 1.15x faster than both."""
+    base = resolve({**BASE, "repeats": 10})
+    configs = {"graph": {**base, "mode": "graph"},
+               "batching": {**base, "mode": "graph", "batch_size": 256},
+               "onednn": {**base, "mode": "graph", "env": {"TF_ENABLE_ONEDNN_OPTS": "0"}}}
+    executor = SimulatedExecutor(lambda config: 0.02, NoiseModel(shared_cost=0.15), seed=5)
+    runner = Runner(tmp_path, {STOCK: Variant(STOCK)}, Progress(0), executor=executor)
+    _, rounds = measure_rounds(runner, configs, "t", Budget(8, 8), lambda _: [], alpha=0.05,
+                               threshold=0.05)  # fmt: skip
+    assert rounds.layout == "a worker each per round, one after the other"
+    for other in ("graph", "batching"):
+        low, high = rounds.comparison((other, "onednn"), 0.05, 0.05).ci95
+        assert low < 1.0 < high < 1.15
 
 
 def lab_truth(config: dict) -> float:

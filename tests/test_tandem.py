@@ -204,7 +204,7 @@ def inputs(size: int, seed: int) -> list[int]:
 
 
 def measure(tmp_path, b_env: dict, shared: bool = False, **settings):
-    """Rounds of a and b (b with ``b_env``); ``shared``: also a2, which shares a's worker."""
+    """Rounds of a and b (b with ``b_env``); ``shared``: also a2, which could share a's worker."""
     base = resolve({**WORKLOAD, "tandem": True, **settings})
     configs = {"a": {**base, "env": {"TANDEM_TEST_SIDE": "a"}}, "b": {**base, "env": b_env}}
     if shared:
@@ -228,15 +228,17 @@ def test_workers_that_cannot_share_a_process_run_as_a_tandem(tmp_path):
 
 
 @pytest.mark.slow
-def test_a_worker_measuring_two_configurations_takes_turns_with_the_others(tmp_path):
-    """a and a2 share a worker (they differ in a model option only), b has its own: the two
-    workers take turns, and the shared one alternates a and a2 within its turns."""
+def test_beside_a_worker_of_its_own_no_configuration_shares_a_worker(tmp_path):
+    """a and a2 could share a worker (they differ in a model option only), but b needs its own:
+    then a and a2 get theirs too, so every ratio compares workers measured alike, all three
+    taking turns."""
     records, rounds = measure(tmp_path, {"TANDEM_TEST_SIDE": "b"}, shared=True)
-    assert rounds.layout.startswith("in tandem") and "alternate ABBA" in rounds.layout
+    assert rounds.layout == "in tandem: a worker each per round, taking turns"
     for worker in range(2):
         a, a2, b = (records[label][worker].payload for label in ("a", "a2", "b"))
-        assert a["pid"] == a2["pid"] != b["pid"]
-        turns = sorted([*a["tandem"]["turns"], *b["tandem"]["turns"]])
+        assert len({a["pid"], a2["pid"], b["pid"]}) == 3
+        assert a["tandem"]["sides"] == 3
+        turns = sorted(turn for side in (a, a2, b) for turn in side["tandem"]["turns"])
         assert all(later[0] >= earlier[1] for earlier, later in zip(turns, turns[1:], strict=False))
         assert min(len(a["sweeps"]), len(a2["sweeps"]), len(b["sweeps"])) >= 8
         assert sum(a2["sweeps"]) > sum(a["sweeps"])  # a2's calls do twice the work

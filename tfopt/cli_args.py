@@ -89,7 +89,7 @@ def _common(parser: argparse.ArgumentParser, out: bool = True) -> None:
     group.add_argument("--time-budget", type=float, metavar="SECONDS",
                        help="stop adding rounds after this long (then: inconclusive)")
     group.add_argument("--separate-processes", action="store_true",
-                       help="a worker per configuration per round, even where configurations "
+                       help="a worker per configuration per round, even where all of them "
                             "could share one (alternating their sweeps ABBA)")  # fmt: skip
     group.add_argument("--no-zygote", action="store_true",
                        help="every worker imports TensorFlow itself, instead of being forked "

@@ -32,8 +32,8 @@ def run_compare(
     share: bool = True,
 ) -> Summary:
     """``variants`` in order: the first is the reference every other one is compared with.
-    ``share``: variants of one build (same interpreter or image and env) share a worker per
-    round, alternating ABBA; False gives every variant its own worker."""
+    ``share``: when all variants are one build (same interpreter or image and env), one worker
+    per round measures them all, alternating ABBA; False gives every variant its own worker."""
     config = resolve(base)
     runner = Runner(out, {STOCK: Variant(STOCK), **variants}, progress, executor=executor)
     configs = {name: {**config, "variant": name} for name in variants}

@@ -1,14 +1,16 @@
 """Randomized paired rounds on the Runner: round k runs worker k of every configuration, in a
 seeded random order, and the adaptive loop (`tfopt.rounds`) decides when to stop.
 
-Configurations that can share a process (the same build, env, thread knobs and limits, differing
-only in model options such as g2p's mode, batch size or bucketing) are built by ONE worker that
-alternates their sweeps ABBA (`tfopt.measure.run_sides`): the process's luck then cancels in
-their ratio. The others get a worker each per round: all at once, taking turns at their timed
-sweeps (`tfopt.tandem`; a shared worker alternates its configurations within its turns), or
-where that cannot be (containers, a cluster, a build whose OpenMP threads spin,
-``tandem = false``), one after the other in the round's random order. The rounds record
-which (``layout``).
+When every configuration of the rounds can share one process (the same build, env, thread knobs
+and limits, differing only in model options such as g2p's mode, batch size or bucketing), ONE
+worker per round builds them all and alternates their sweeps ABBA (`tfopt.measure.run_sides`):
+the process's luck then cancels in their ratios. Otherwise every configuration gets a worker of
+its own per round, even those that could share: a configuration measured beside others in one
+process (their garbage, caches and turns) is not measured like one in a process of its own, and
+a ratio between the two kinds is biased (1.16x where workers of their own found 1.0x). The
+workers run all at once, taking turns at their sweeps (`tfopt.tandem`), or where that cannot be
+(containers, a cluster, a build whose OpenMP threads spin, ``tandem = false``), one after the
+other in the round's random order. The rounds record which (``layout``).
 
 Runs are keyed by content as everywhere else, so a rerun replays the finished rounds from disk
 (the same order, the same values, the same decisions) and goes on from there.
@@ -74,28 +76,27 @@ def measure_rounds(
 
 
 def process_groups(configs: dict[str, dict], runner: Runner, share: bool) -> dict[str, list[str]]:
-    """Labels that one worker can measure together, by group name (``a+b``; alone: ``a``)."""
-    groups: dict[str, list[str]] = {}
-    for label, config in configs.items():
-        groups.setdefault(_share_key(config, runner) if share else label, []).append(label)
-    return {JOINED.join(labels): labels for labels in groups.values()}
+    """The labels each worker of a round measures, by group name: all of them in one worker
+    (``a+b+c``) when they can all share a process, else each in its own (``a``), so that both
+    sides of every ratio are measured alike."""
+    keys = {_share_key(config, runner) for config in configs.values()}
+    if share and len(configs) > 1 and len(keys) == 1:
+        return {JOINED.join(configs): list(configs)}
+    return {label: [label] for label in configs}
 
 
 def layout(groups: dict[str, list[str]], together: bool) -> str:
     """How a round's configurations were measured, in words."""
     if len(groups) == 1:
         return "one worker per round, sweeps alternated ABBA"
-    shared = ("; configurations sharing a worker alternate ABBA inside it"
-              if any(len(labels) > 1 for labels in groups.values()) else "")  # fmt: skip
     if together:
-        return "in tandem: a worker each per round, taking turns" + shared
-    return "a worker each per round, one after the other" + shared
+        return "in tandem: a worker each per round, taking turns"
+    return "a worker each per round, one after the other"
 
 
 def in_tandem(configs: dict[str, dict], groups: dict[str, list[str]], runner: Runner) -> bool:
     """Whether a round's workers run at once, taking turns (`tfopt.tandem`): when there are
-    several, the configs allow it and the executor can. A worker measuring several
-    configurations (they share a process) alternates them ABBA within its turns."""
+    several, the configs allow it and the executor can."""
     return (len(groups) > 1 and all(config.get("tandem") for config in configs.values())
             and runner.executor.can_tandem(list(configs.values())))  # fmt: skip
 

@@ -36,6 +36,9 @@ class NoiseModel:
     drift: float = 0.08  # amplitude of the slow drift (relative)
     drift_period: float = 900.0  # seconds of virtual time per drift cycle
     overhead: float = 4.0  # seconds a process spends before its first timed sweep
+    # How much slower a configuration runs in a process that measures others too (their garbage,
+    # caches, turns) than in a process of its own: the same for every side of a shared process.
+    shared_cost: float = 0.0
 
     def process(self, rng: np.random.Generator, truths: list[float], sweeps: int, at: float,
                 processes: int = 1) -> tuple[list[list[float]], float]:  # fmt: skip
@@ -77,6 +80,8 @@ class SimulatedExecutor:
         truths = [self.truth({**config, **side["options"], "variant": side.get("variant",
                                                                              config["variant"])})
                   for side in sides]  # fmt: skip
+        if len(sides) > 1:
+            truths = [truth * (1 + self.noise.shared_cost) for truth in truths]
         duration = config["duration"] or 1.0
         sweeps = config["repeats"] or max(MIN_SWEEPS, math.ceil(duration / sum(truths)))
         rng = np.random.default_rng([self.seed, _stable(job.perm.run_id), job.worker])
