@@ -39,6 +39,21 @@ def wait_for_running(prefix: str, proc: subprocess.Popen, seconds: float = 60) -
     raise AssertionError(f"no running container named {prefix}*")
 
 
+def interrupt(proc: subprocess.Popen, prefix: str, seconds: float = 180) -> str:
+    """Ctrl-C ``proc``; its stderr once it has exited. Removing a container can take the engine
+    long on a busy machine: a launcher still running after ``seconds`` fails the test, naming
+    what its containers were doing."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=seconds)[1]
+    except subprocess.TimeoutExpired:
+        states = [(c.name, c.status) for c in containers_named(prefix)]
+        proc.kill()
+        err = proc.communicate()[1]
+        raise AssertionError(f"still running {seconds} s after Ctrl-C; containers {states}; "
+                             f"stderr: {err[-2000:]}") from None
+
+
 def quiet_run(command: list[str], limits: dict, image: str, **options):
     out, err = io.BytesIO(), io.BytesIO()
     run = run_in_container(command, limits, image=image, stdout=out, stderr=err, **options)
@@ -124,8 +139,7 @@ def test_ctrl_c_in_the_launcher_removes_the_container(lab_image):
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     wait_for_running(name, proc)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    err = interrupt(proc, name)
     assert proc.returncode == 128 + signal.SIGINT, err
     assert "interrupted; the container was removed" in err
     assert not containers_named(name)
@@ -144,8 +158,7 @@ def test_ctrl_c_in_the_tuner_removes_the_trial_container(lab_image):
     )
     prefix = f"tfopt-trial-{proc.pid}-"
     wait_for_running(prefix, proc)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    err = interrupt(proc, prefix)
     assert "KeyboardInterrupt" in err
     assert not containers_named(prefix)
 
