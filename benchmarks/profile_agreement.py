@@ -6,9 +6,11 @@
 Each run is ``python profile.py`` (the default run, ``--quick`` for the quick ones) as a user runs
 it, in a fresh results folder, timed from the outside. ``profile_agreement.json`` holds per run
 its wall time, the steps screening kept, the steps the final rounds show faster than initial,
-Best and its speedup with the 95% CI, and the report's contradictions (none expected); then the
-targets: every default run within 15 minutes and every quick run within 3, the default runs
-keeping the same steps, and each default run's Best speedup inside every other's CI.
+Best and its speedup with the 95% CI, the report's contradictions (none expected), and each
+step's speedup over its base as screening and the final rounds measured it; then the targets:
+every default run within 15 minutes and every quick run within 3, the default runs keeping the
+same steps, each default run's Best speedup inside every other's CI, and no step of a default
+run whose screening and final intervals lie apart (a measuring bias between the two).
 It is rewritten after every run, so an interrupted benchmark keeps the runs it finished.
 """
 
@@ -58,7 +60,19 @@ def conclusions(summary: dict, source: Path) -> dict:
         "ci95": speedup.get("ci95"),
         "recommendation": summary.get("recommendation"),
         "contradictions": contradictions(from_dict(summary, source)),
+        "screening_vs_final": {step["label"]: screening_vs_final(step) for step in steps
+                               if step.get("vs_previous") and step.get("vs_base")},
     }  # fmt: skip
+
+
+def screening_vs_final(step: dict) -> dict:
+    """A step's speedup over its base as screening and the final rounds measured it (each with
+    its 95% CI), and whether the two intervals overlap: they measure the same ratio."""
+    screening, final = step["vs_previous"], step["vs_base"]
+    return {"base": final["before"], "screening": [screening["value"], *screening["ci95"]],
+            "final": [final["value"], *final["ci95"]],
+            "overlap": screening["ci95"][0] <= final["ci95"][1]
+            and final["ci95"][0] <= screening["ci95"][1]}  # fmt: skip
 
 
 def targets(runs: list[dict]) -> dict:
@@ -72,6 +86,9 @@ def targets(runs: list[dict]) -> dict:
     found["failed_runs"] = target(sum("error" in run for run in runs), "<=", 0)
     found["contradictions"] = target(sum(len(run.get("contradictions", [])) for run in runs),
                                       "<=", 0)  # fmt: skip
+    apart = [label for run in done for label, step in run.get("screening_vs_final", {}).items()
+             if not step["overlap"]]  # fmt: skip
+    found["screening_final_disagreements"] = target(len(apart), "<=", 0)
     if len(done) >= 2:
         kept = {tuple(run["kept"]) for run in done}
         found["same_kept_steps"] = target(len(kept) == 1, "==", True)

@@ -1,5 +1,7 @@
 """Every alphabetic CMUdict word (about 117,000) and 2,000 random made-up words, every mode,
-against g2p_en's own decoder."""
+against g2p_en's own decoder. Eager mode runs the Python code that graph mode traces into one
+`tf.function`, op by op and far slower: it checks every fourth CMUdict word (and every made-up
+one), graph mode all of them."""
 
 import functools
 import multiprocessing
@@ -14,6 +16,7 @@ from g2p._inputs import MAX_WORD_LENGTH
 from g2p._sample import alphabetic_cmudict_words
 
 pytestmark = pytest.mark.tf_runtime
+EAGER_STEP = 4  # eager mode checks words[::4]
 
 
 def shipped_predictions(words: list[str]) -> list[list[str]]:
@@ -60,9 +63,11 @@ def made_up() -> tuple[list[str], list[list[str]]]:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", g2p.MODES)
-def test_all_cmudict_words_match_g2p_en_in_every_mode(mode, words, expected):
+def test_the_cmudict_words_match_g2p_en_in_every_mode(mode, words, expected):
     assert len(words) > 100_000
-    assert_all_match(words, g2p.Model(mode=mode, batch_size=256).predict(words), expected())
+    step = EAGER_STEP if mode == "eager" else 1
+    chosen, wanted = words[::step], expected()[::step]
+    assert_all_match(chosen, g2p.Model(mode=mode, batch_size=256).predict(chosen), wanted)
 
 
 @pytest.mark.slow

@@ -1,7 +1,7 @@
 """The profile-agreement benchmark's verdict on its runs (the runs themselves are real
 ``profile.py`` runs, measured by the benchmark, not here)."""
 
-from benchmarks.profile_agreement import targets
+from benchmarks.profile_agreement import screening_vs_final, targets
 
 
 def _run(kept, speedup, ci, seconds=600.0, preset="default"):
@@ -29,3 +29,21 @@ def test_no_best_counts_as_1x_and_slow_or_failed_runs_miss_their_targets():
     assert found["best_inside_each_others_ci"]["met"]
     assert not found["default_seconds_max"]["met"] and not found["quick_seconds_max"]["met"]
     assert found["failed_runs"]["value"] == 1 and not found["failed_runs"]["met"]
+
+
+def step(screening_ci, final_ci):
+    """A summary's step entry: its speedup over batching in screening and in the final rounds."""
+    def measured(ci):
+        return {"before": "batching", "value": sum(ci) / 2, "ci95": ci}
+    return {"label": "onednn", "vs_previous": measured(screening_ci), "vs_base": measured(final_ci)}
+
+
+def test_a_step_whose_screening_and_final_intervals_lie_apart_is_a_disagreement():
+    agree = screening_vs_final(step([0.98, 1.04], [1.02, 1.10]))
+    apart = screening_vs_final(step([0.98, 1.04], [1.10, 1.23]))
+    assert agree["overlap"] and agree["base"] == "batching" and agree["final"] == [1.06, 1.02, 1.10]
+    assert not apart["overlap"]
+    runs = [{**_run(["xla"], 1.4, [1.3, 1.5]), "screening_vs_final": {"onednn": found}}
+            for found in (agree, apart)]  # fmt: skip
+    assert targets(runs)["screening_final_disagreements"]["value"] == 1
+    assert targets(runs[:1])["screening_final_disagreements"]["met"]
