@@ -220,10 +220,10 @@ OTHER_RELEASE = "tensorflow-cpu==2.20.0"
 
 def _other_release_can_be_had() -> str | None:
     """Why the other release's venv cannot be made here, or None (cached, or the index answers)."""
-    from tfopt import variants
+    from tfopt import cache, variants
 
     variant = variants.parse(f"old={OTHER_RELEASE}")
-    if (variants.cache_root() / variants.venv_key(variant) / ".complete").exists():
+    if (cache.folder("venvs") / variants.venv_key(variant) / ".complete").exists():
         return None
     index = subprocess.run([sys.executable, "-m", "pip", "index", "versions", "tensorflow-cpu"],
                            capture_output=True, text=True, timeout=120)  # fmt: skip

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import grappler
+from . import cache, grappler
 from .grappler import GRAPPLER_ENV
 
 STOCK = "stock"
@@ -159,11 +159,6 @@ def from_config(name: str, table: dict) -> Variant:
                    **{k: table[k] for k in KINDS if k in table})  # fmt: skip
 
 
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "tfopt" / "venvs"
-
-
 def lock_for(requirement: str | None) -> Path | None:
     """The lock kept in ``variants/`` for a pinned requirement, if there is one."""
     name, pinned, version = (requirement or "").partition("==")
@@ -175,7 +170,7 @@ def lock_for(requirement: str | None) -> Path | None:
 
 def wheelhouse_for(lock: Path) -> Path | None:
     """The complete wheelhouse ``docker/wheelhouse.sh`` fills for this lock, if there is one."""
-    folder = cache_root().parent / "wheelhouse" / _file_sha256(lock)[:16]
+    folder = cache.folder("wheelhouse") / _file_sha256(lock)[:16]
     return folder if (folder / ".complete").exists() else None
 
 
@@ -203,7 +198,7 @@ def interpreter(variant: Variant, say: Callable[[str], None] = print) -> str | N
         return variant.python
     if not variant.needs_venv:
         return None
-    folder = cache_root() / venv_key(variant)
+    folder = cache.folder("venvs") / venv_key(variant)
     python = folder / "bin" / "python"
     if (folder / ".complete").exists():
         return str(python)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import os
 import shutil
 import sys
 import tempfile
@@ -12,6 +11,8 @@ import traceback
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
+
+from .. import cache
 
 FAILED = "conversion-failed.txt"
 Session = Callable[[dict], dict]  # {input name: array} -> {output name: array}
@@ -49,11 +50,6 @@ class Runtime(ABC):
                 "threads": threads, "tolerance": TOLERANCE[self.precision]}  # fmt: skip
 
 
-def cache_root() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "tfopt" / "converted"
-
-
 def _model_digest(saved_model: str) -> str:
     """The SavedModel's graph and variables index: a changed model converts again."""
     digest = hashlib.sha256()
@@ -69,7 +65,7 @@ def converted(runtime: Runtime, saved_model: str, signature: str) -> Path:
     a failed conversion is cached too, so every later worker reports it at once."""
     key = hashlib.sha256("|".join([_model_digest(saved_model), signature, runtime.convert_key(),
                                    sys.version.split()[0]]).encode()).hexdigest()[:16]  # fmt: skip
-    folder = cache_root() / f"{runtime.name}-{key}"
+    folder = cache.folder("converted") / f"{runtime.name}-{key}"
     if (folder / FAILED).exists():
         raise ConversionError((folder / FAILED).read_text())
     if folder.exists():
