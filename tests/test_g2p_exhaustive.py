@@ -54,7 +54,8 @@ def words() -> list[str]:
 def reference_file(words: list[str]) -> Path:
     """Where g2p_en's predictions for ``words`` are kept, named by all they depend on: g2p_en's
     decoder code and weights, NumPy's version and the words."""
-    package = Path(importlib.util.find_spec("g2p_en").origin).parent  # not imported: see reference
+    # Found, not imported: importing g2p_en tries to download NLTK data (see g2p/reference.py).
+    package = Path(importlib.util.find_spec("g2p_en").origin).parent
     digest = hashlib.sha256(importlib.metadata.version("numpy").encode())
     for name in ("g2p.py", "checkpoint20.npz"):
         digest.update((package / name).read_bytes())
