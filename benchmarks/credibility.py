@@ -6,7 +6,9 @@ Each compare is the lab's own ``tfopt compare`` at its default settings (``--qui
 preset) on g2p in XLA mode (``--mode``), run as a user runs it, in a fresh results folder:
 
 - A/A: ``--variant a=stock --variant b=stock`` on the default g2p workload. Any "faster" or
-  "slower" is a wrong verdict.
+  "slower" is a wrong verdict. The sides share one worker per round (sweeps alternated ABBA).
+- A/A in workers of their own (``aa_own``): the same, but each side sets an env var the model
+  never reads (``CREDIBILITY_SIDE``), so, as for two builds, each side needs workers of its own.
 - A/B: the g2p workload wrapped by ``benchmarks.extra_compute``, side b doing 10% or 5% more
   real arithmetic per call (matrix products, their counts calibrated once at the start of the
   run and fixed for every worker: ``CREDIBILITY_EXTRA_PRODUCTS``). The right verdict is "slower".
@@ -42,12 +44,13 @@ from .extra_compute import PRODUCTS_ENV, products_text
 
 SCHEMA = 1
 CONDITIONS = ("quiet", "busy")
-EFFECTS = {"aa": 0.0, "ab10": 0.10, "ab5": 0.05}
+EFFECTS = {"aa": 0.0, "aa_own": 0.0, "ab10": 0.10, "ab5": 0.05}
 WRAPPED = "benchmarks.extra_compute"
 JSON_NAME, PNG_NAME = "credibility.json", "credibility.png"
 # Counts per condition as the targets ask: 20 A/A compares, 10 of each A/B effect.
-FULL_COUNTS = {"aa": 20, "ab10": 10, "ab5": 10}
-QUICK_COUNTS = {"aa": 2, "ab10": 1, "ab5": 0}
+FULL_COUNTS = {"aa": 20, "aa_own": 20, "ab10": 10, "ab5": 10}
+QUICK_COUNTS = {"aa": 2, "aa_own": 0, "ab10": 1, "ab5": 0}
+SIDE_ENV = "CREDIBILITY_SIDE"  # read by nothing: it only keeps the sides' workers apart
 MODES = ("eager", "graph", "xla")
 
 
@@ -96,6 +99,8 @@ def compare_command(trial: Trial, folder: Path, quick: bool, mode: str,
         command += [option for side in sides for option in ("--variant", side)]
     elif trial.kind == "aa":
         command += ["--variant", "a=stock", "--variant", "b=stock"]
+    elif trial.kind == "aa_own":
+        command += ["--variant", f"a=stock,{SIDE_ENV}=a", "--variant", f"b=stock,{SIDE_ENV}=b"]
     else:
         extra_b = products or {}
         extra_a = dict.fromkeys(extra_b, 0)  # the same env var, nothing added
@@ -163,17 +168,18 @@ def read_comparison(summary: dict) -> dict:
 
 
 def calibrate_extra(kinds: list[str], mode: str) -> dict[str, dict]:
-    """Per A/B kind, side b's extra products, calibrated once in a process of their own."""
-    found = {}
-    for kind in kinds:
-        if EFFECTS[kind] > 0:
-            done = subprocess.run(
-                [sys.executable, "-m", "benchmarks.extra_compute", "--fraction",
-                 str(EFFECTS[kind]), "--mode", mode], capture_output=True, text=True, check=True,
-                env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
-            )  # fmt: skip
-            found[kind] = json.loads(done.stdout.strip().splitlines()[-1])
-    return found
+    """Per A/B kind, side b's extra products, calibrated once for all kinds in a process of
+    their own."""
+    effects = {kind: EFFECTS[kind] for kind in kinds if EFFECTS[kind] > 0}
+    if not effects:
+        return {}
+    fractions = [option for effect in effects.values() for option in ("--fraction", str(effect))]
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.extra_compute", *fractions, "--mode", mode],
+        capture_output=True, text=True, check=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )  # fmt: skip
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    return {kind: found[str(effect)] for kind, effect in effects.items()}
 
 
 def products_of(calibrated: dict[str, dict], kind: str) -> dict[int, int] | None:
@@ -276,7 +282,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--work", type=Path, help="where the compares' own results go "
                                                   "(default: a new temporary folder)")  # fmt: skip
     for kind, count in FULL_COUNTS.items():
-        parser.add_argument(f"--{kind}", type=_count, metavar="N",
+        parser.add_argument(f"--{kind.replace('_', '-')}", dest=kind, type=_count, metavar="N",
                             help=f"{kind} compares per condition (default {count})")  # fmt: skip
     parser.add_argument("--conditions", type=_conditions, default=list(CONDITIONS),
                         help="comma-separated, of quiet,busy (default both)")  # fmt: skip

@@ -14,7 +14,7 @@ from .credibility_summary import verdict_class  # noqa: E402
 
 COLOURS = {"faster": "tab:green", "slower": "tab:red", "no difference": "tab:gray",
            "inconclusive": "tab:orange"}  # fmt: skip
-LABELS = {"aa": "A/A", "ab10": "A/B +10%", "ab5": "A/B +5%"}
+LABELS = {"aa": "A/A", "aa_own": "A/A, own workers", "ab10": "A/B +10%", "ab5": "A/B +5%"}
 
 
 def plot(result: dict, path: Path) -> Path:

@@ -5,10 +5,13 @@ of ``n`` words runs g2p and then ``products[n]`` small matrix products, the coun
 ``CREDIBILITY_EXTRA_PRODUCTS`` (``1:15;2:17;...``; absent or 0: nothing added). The work is
 arithmetic, not a wait: it slows down with the machine just as the model does.
 
-The counts are calibrated once, before any compare, in a process of their own
-(``python -m benchmarks.extra_compute --fraction 0.10 --mode xla``): per input length, the median
-time of several g2p calls and of one product, on an otherwise idle moment, so that the products
-add that fraction of the call's time. Fixed counts make every worker of side b do the same extra
+The counts are calibrated once, before any compare, in a process of their own, for every
+fraction at once (``python -m benchmarks.extra_compute --fraction 0.10 --fraction 0.05 --mode
+xla``): per input length, the median time of several g2p calls and of one product, the two taken
+in turns, so that the products add that fraction of the call's time; then a sweep with the
+products is timed against one without, in turns, and the fraction it measured is recorded.
+(Two fractions calibrated in two processes once got products timed 1.8x apart, and so the same
+counts for 5% as for 10%.) Fixed counts make every worker of side b do the same extra
 work: a worker calibrating for itself would do so while the other workers of its round build
 (tandem rounds start them together), and its count would follow that moment's contention.
 """
@@ -25,6 +28,7 @@ from typing import Any
 
 PRODUCTS_ENV = "CREDIBILITY_EXTRA_PRODUCTS"
 CALIBRATION_CALLS = 9
+MEASURED_PAIRS = 41
 PRODUCT_SAMPLES, PRODUCT_BLOCK = 20, 20
 # 56x56x56 stays under OpenBLAS's multithreading threshold (64**3): one core, like the model.
 MATRIX_SIZE = 56
@@ -71,21 +75,55 @@ class ExtraCompute:
         return float(state[0, 0])
 
 
-def calibrate(predict: Callable[[Any], Any], inputs: dict[int, Any], fraction: float) -> dict:
-    """Products per input length worth ``fraction`` of a call, with the times they rest on."""
-    wrapped = ExtraCompute(predict, {})
-    block = statistics.median(_timed(wrapped.multiply, PRODUCT_BLOCK)
-                              for _ in range(PRODUCT_SAMPLES))  # fmt: skip
-    product = block / PRODUCT_BLOCK
-    found: dict = {"fraction": fraction, "product_s": product, "products": {}, "call_s": {},
-                   "realised": {}}  # fmt: skip
-    for words, value in inputs.items():
-        predict(value)  # a first call on a new input may trace or compile
-        call = statistics.median(_timed(predict, value) for _ in range(CALIBRATION_CALLS))
-        count = round(fraction * call / product) if product > 0 else 0
-        found["products"][words], found["call_s"][words] = count, call
-        found["realised"][words] = count * product / call if call > 0 else 0.0
+def calibrate(predict: Callable[[Any], Any], inputs: dict[int, Any],
+              fractions: list[float]) -> dict[str, dict]:  # fmt: skip
+    """Per fraction, the products per input length worth that fraction of a call, with the times
+    they rest on and the fraction then measured (`measured_sweep`: a sweep's time with the
+    products over its time without, less 1; on g2p it scatters by +/-5% between calibrations,
+    too much to size the counts from, so it is recorded only). The times are taken once for
+    every fraction, so a smaller fraction always gets proportionally fewer products."""
+    product, calls = _product_and_calls(predict, inputs)
+    found = {}
+    for fraction in fractions:
+        products = {words: round(fraction * call / product) if product > 0 else 0
+                    for words, call in calls.items()}  # fmt: skip
+        found[str(fraction)] = {
+            "fraction": fraction, "product_s": product, "products": products, "call_s": calls,
+            "realised": {words: count * product / calls[words] if calls[words] > 0 else 0.0
+                         for words, count in products.items()},
+            "measured_sweep": _measured_fraction(predict, inputs, products),
+        }  # fmt: skip
     return found
+
+
+def _product_and_calls(predict: Callable[[Any], Any],
+                       inputs: dict[int, Any]) -> tuple[float, dict[int, float]]:  # fmt: skip
+    """The median time of one product and of one call per input length, taken in turns (a
+    block of products, then a call), so that a slow moment weighs on both alike."""
+    wrapped = ExtraCompute(predict, {})
+    for value in inputs.values():
+        predict(value)  # a first call on a new input may trace or compile
+    blocks: list[float] = []
+    calls: dict[int, list[float]] = {words: [] for words in inputs}
+    for _ in range(CALIBRATION_CALLS):
+        for words, value in inputs.items():
+            blocks.append(_timed(wrapped.multiply, PRODUCT_BLOCK))
+            calls[words].append(_timed(predict, value))
+    product = statistics.median(blocks) / PRODUCT_BLOCK
+    return product, {words: statistics.median(times) for words, times in calls.items()}
+
+
+def _measured_fraction(predict: Callable[[Any], Any], inputs: dict[int, Any],
+                       products: dict[int, int]) -> float:  # fmt: skip
+    """A sweep (one call per input length) with the products over the sweep without them just
+    before, the median of `MEASURED_PAIRS` such ratios, less 1: the extra work as it turned out."""
+    wrapped = ExtraCompute(predict, products)
+    ratios = []
+    for _ in range(MEASURED_PAIRS):
+        plain = sum(_timed(predict, value) for value in inputs.values())
+        extra = sum(_timed(wrapped, value) for value in inputs.values())
+        ratios.append(extra / plain)
+    return statistics.median(ratios) - 1.0
 
 
 def _timed(function: Callable[[Any], Any], argument: Any) -> float:
@@ -120,11 +158,13 @@ def _g2p(mode: str | None, batch_size: int | None = None, bucket: bool | None = 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.extra_compute",
                                      description="calibrate the extra products once")  # fmt: skip
-    parser.add_argument("--fraction", type=float, required=True)
+    parser.add_argument("--fraction", type=float, action="append", required=True,
+                        help="extra work as a fraction of a call; repeat for several")  # fmt: skip
     parser.add_argument("--mode", default="xla")
     args = parser.parse_args(argv)
-    if not 0 <= args.fraction < 1:
-        parser.error(f"--fraction {args.fraction} must lie in [0, 1)")
+    for fraction in args.fraction:
+        if not 0 <= fraction < 1:
+            parser.error(f"--fraction {fraction} must lie in [0, 1)")
     inputs = {words: make_inputs(words, 0) for words in SIZES}
     print(json.dumps(calibrate(_g2p(args.mode), inputs, args.fraction)))
     return 0

@@ -6,8 +6,10 @@
 Each run is ``python profile.py`` (the default run, ``--quick`` for the quick ones) as a user runs
 it, in a fresh results folder, timed from the outside. ``profile_agreement.json`` holds per run
 its wall time, the steps screening kept, the steps the final rounds show faster than initial,
-Best and its speedup with the 95% CI, the report's contradictions (none expected), and each
-step's speedup over its base as screening and the final rounds measured it; then the targets:
+Best and its speedup with the 95% CI, the report's contradictions (none expected), each
+step's speedup over its base as screening and the final rounds measured it, and how far
+``initial`` itself moved between screening and the final rounds (`tfopt.summary.baseline_drift`)
+beside its final median, which later runs are set against; then the targets:
 every default run within 15 minutes and every quick run within 3, the default runs keeping the
 same steps, each default run's Best speedup inside every other's CI, and no step of a default
 run whose screening and final intervals lie apart (a measuring bias between the two).
@@ -62,7 +64,14 @@ def conclusions(summary: dict, source: Path) -> dict:
         "contradictions": contradictions(from_dict(summary, source)),
         "screening_vs_final": {step["label"]: screening_vs_final(step) for step in steps
                                if step.get("vs_previous") and step.get("vs_base")},
+        "initial_ms": _median_ms(summary, "initial"),
+        "drift": summary.get("drift"),
     }  # fmt: skip
+
+
+def _median_ms(summary: dict, label: str) -> float | None:
+    sweep = (summary.get("configs", {}).get(label) or {}).get("sweep") or {}
+    return sweep.get("median")
 
 
 def screening_vs_final(step: dict) -> dict:

@@ -67,13 +67,18 @@ def test_extra_compute_adds_its_fixed_products_per_input_length_and_nothing_else
 
 def test_calibration_sizes_the_products_to_the_fraction_of_a_call():
     inputs = {1: ["aardvark"], 3: ["aardvark", "zebra", "cat"]}
-    found = calibrate(count_words, inputs, 0.10)
+    calibrated = calibrate(count_words, inputs, [0.10, 0.05, 0.0])
+    found = calibrated["0.1"]
     for words in inputs:
         assert found["products"][words] > 0
         # realised within one product of the fraction asked for
         assert abs(found["realised"][words] - 0.10) <= found["product_s"] / found["call_s"][words]
     assert found["products"][3] > found["products"][1]  # a longer call, more products
-    assert all(count == 0 for count in calibrate(count_words, inputs, 0.0)["products"].values())
+    # one timing for every fraction: half the fraction, half the products (to one product)
+    assert all(abs(2 * calibrated["0.05"]["products"][w] - found["products"][w]) <= 1
+               for w in inputs)  # fmt: skip
+    assert all(count == 0 for count in calibrated["0.0"]["products"].values())
+    assert 0.0 < found["measured_sweep"] < 0.3  # timed with the products: more time
 
 
 @pytest.mark.parametrize("text", ["1:ten", "1:15;2", "1:-3"])
@@ -181,8 +186,7 @@ def test_quick_benchmark_runs_real_compares_and_writes_json_and_png(tmp_path):
         assert verdict_class(run["verdict"]) != SLOWER or high < 1.0
         assert run["neighbour_core"] in result["cpus"]  # the neighbour ran, pinned to one core
     # b's workers did a fixed 10% more arithmetic per call, calibrated once before the compares
-    realised = result["extra_products"]["ab10"]["realised"].values()
-    assert all(0.07 <= fraction <= 0.13 for fraction in realised)
+    assert 0.06 <= result["extra_products"]["ab10"]["measured_sweep"] <= 0.14
     for run in [r for r in result["runs"] if r["kind"] == "ab10"]:
         assert verdict_class(run["verdict"]) != FASTER  # never judged the faster one
     assert set(result["targets"]) == {"busy"} and result["planned"] == 2

@@ -1,7 +1,12 @@
 """The profile-agreement benchmark's verdict on its runs (the runs themselves are real
 ``profile.py`` runs, measured by the benchmark, not here)."""
 
-from benchmarks.profile_agreement import screening_vs_final, targets
+from pathlib import Path
+
+import pytest
+
+from benchmarks.profile_agreement import conclusions, screening_vs_final, targets
+from tests.summaries import lab_summary
 
 
 def _run(kept, speedup, ci, seconds=600.0, preset="default"):
@@ -47,3 +52,12 @@ def test_a_step_whose_screening_and_final_intervals_lie_apart_is_a_disagreement(
             for found in (agree, apart)]  # fmt: skip
     assert targets(runs)["screening_final_disagreements"]["value"] == 1
     assert targets(runs[:1])["screening_final_disagreements"]["met"]
+
+
+def test_a_runs_conclusions_carry_initials_median_and_how_far_it_moved_within_the_run():
+    drift = {"label": "initial", "screening_ms": 99.0, "final_ms": 90.0, "change": -0.09,
+             "minutes_apart": 4.0}  # fmt: skip
+    found = conclusions({**lab_summary(), "drift": drift}, Path("summary.json"))
+    assert found["initial_ms"] == pytest.approx(90, rel=0.05) and found["drift"] == drift
+    assert found["best"] == "graph" and found["kept"] == ["graph"] and found["contradictions"] == []
+    assert conclusions(lab_summary(), Path("summary.json"))["drift"] is None

@@ -3,7 +3,8 @@ re-measure initial and every step side by side (interleaved) and write the resul
 
 Phases, each resumable (runs are keyed by content, so a rerun reuses every finished one):
 
-1. screening: each step's candidate against the best configuration so far; kept if it wins;
+1. screening: each step's candidate against the best configuration so far; kept if it wins,
+   or if its rounds leave it undecided at an estimate beyond the threshold (`_worth_keeping`);
 2. tuning (inside the ``threads`` step): the forking tuner over inter/intra/OMP threads;
 3. final: initial and every step's candidate in randomized paired rounds, adaptive (see
    `tfopt.rounds`). Every verdict, the Best line and the recommendation come from this phase
@@ -35,6 +36,7 @@ from .summary import (
     ConfigEntry,
     Summary,
     Versus,
+    baseline_drift,
     comparison,
     config_entry,
     not_ranked,
@@ -85,6 +87,7 @@ class Lab:
         self.skipped_steps = steps.skipped_steps(self.initial["workload"],
                                                  runtimes if grappler_asked else ())
         self.tuned: dict = {}
+        self.screened_initial: list = []  # initial's records from the first screening step
 
     # --- measuring -------------------------------------------------------------------------
 
@@ -140,7 +143,8 @@ class Lab:
     # --- phases ----------------------------------------------------------------------------
 
     def screen(self) -> list[dict]:
-        """Walk the steps from initial; each candidate is kept only if it beats the current."""
+        """Walk the steps from initial; each candidate is kept if it is worth keeping over the
+        current (`_worth_keeping`), and the next step starts from it."""
         current_label, current = INITIAL, self.initial
         walked = []
         for step in self.steps:
@@ -157,11 +161,13 @@ class Lab:
         records, _ = self.measure({current_label: current, step.name: candidate}, "screen",
                                   self.settings.screen, lambda _: [pair])  # fmt: skip
         _require_success(records[current_label], current_label)
+        if current_label == INITIAL and not self.screened_initial:
+            self.screened_initial = records[INITIAL]
         measured = config_entry(step.name, {}, records[step.name])
         vs_previous = comparison(config_entry(current_label, {}, records[current_label]),
                                  measured, self.initial["alpha"], self.initial["threshold"])
         unranked = not_ranked(measured)  # a faster wrong answer is never kept
-        kept = bool(vs_previous and vs_previous["win"]) and not unranked
+        kept = _worth_keeping(vs_previous) and not unranked
         said = f"not ranked: {unranked}" if unranked else _verdict(vs_previous)
         self.progress.note(f"step {step.name}: {said}; kept={kept}")
         return {"name": step.name, "label": step.name, "file": step.name, "change": step.change,
@@ -173,6 +179,7 @@ class Lab:
         records, rounds = self.measure(configs, "final", self.settings.final, _final_pairs(
             list(configs), self.initial["alpha"], self.initial["threshold"]))  # fmt: skip
         self.final_rounds = rounds_entry(rounds)
+        self.drift = baseline_drift(INITIAL, self.screened_initial, records[INITIAL])
         return {label: config_entry(label, configs[label], recs) for label, recs in records.items()}
 
     def run(self) -> Summary:
@@ -215,7 +222,8 @@ class Lab:
             "lab", f"tfopt lab: {self.initial['workload']}", self._settings(), configs,
             environment=env, steps=walked, comparisons=comparisons,
             skipped_steps=self.skipped_steps, tuning=self.tuned,
-            rounds=getattr(self, "final_rounds", None), best=best,
+            rounds=getattr(self, "final_rounds", None), drift=getattr(self, "drift", None),
+            best=best,
             tied=tied,
             recommended=tunable_settings(configs[best]["params"]),
             recommendation=paste_lines(configs[best]["params"]),
@@ -248,6 +256,17 @@ def _final_pairs(labels: list[str], alpha: float, threshold: float):
         return pairs
 
     return wanted
+
+
+def _worth_keeping(vs_previous: dict | None) -> bool:
+    """Screening keeps a step its rounds show faster, and one they leave undecided at an estimate
+    of at least the threshold: a real gain dropped would have every later step (the tuner's
+    threads among them) built on the slower base, while an equal one kept costs little. The
+    final rounds decide both, and the report labels a kept step they do not confirm."""
+    if not vs_previous:
+        return False
+    promising = vs_previous["value"] >= 1 + vs_previous["threshold"]
+    return vs_previous["win"] or (vs_previous["verdict"] == "inconclusive" and promising)
 
 
 def _screening_note(step: dict, entry: ConfigEntry) -> str:

@@ -79,6 +79,7 @@ class Summary(_Shared, total=False):
     environment: dict[str, Any]
     settings: dict[str, Any]
     rounds: dict[str, Any] | None  # `rounds_entry`
+    drift: dict[str, Any] | None  # `baseline_drift` of the lab's initial
     skipped_steps: dict[str, str]  # step name -> why it does not apply
     tuning: dict[str, Any]  # empty when the threads step did not run
     best: str
@@ -225,6 +226,22 @@ def versus(label: str, file: str, before: ConfigEntry, after: ConfigEntry, alpha
             "comparison": comparison(before, after, alpha, threshold)}  # fmt: skip
 
 
+def baseline_drift(label: str, earlier: list[RunRecord],
+                   later: list[RunRecord]) -> dict[str, Any] | None:  # fmt: skip
+    """How far one configuration's own speed moved between two phases of a run (screening, then
+    the final rounds): the median of its replicates in each, in ms, and the minutes between them.
+    A speedup's CI covers only the final rounds' moment; a rerun, minutes later, may see the
+    machine as the final rounds did not. None when a phase has no replicate."""
+    first, second = replicates(earlier), replicates(later)
+    if not first or not second:
+        return None
+    before, after = float(np.median(list(first.values()))), float(np.median(list(second.values())))
+    ended = [[r.finished_at for r in records if r.ok] for records in (earlier, later)]
+    return {"label": label, "screening_ms": before * MS, "final_ms": after * MS,
+            "change": after / before - 1.0,
+            "minutes_apart": (float(np.median(ended[1])) - float(np.median(ended[0]))) / 60.0}
+
+
 def rounds_entry(rounds) -> dict[str, Any]:
     """How the randomized rounds went: how many, each one's order, why they stopped, and how
     the sides were measured."""
@@ -239,6 +256,23 @@ def speedup_text(comparison_: Mapping[str, Any], digits: int = 2) -> str:
     rounds = f", {comparison_['n']} rounds" if "n" in comparison_ else ""
     return (f"{comparison_['value']:.{digits}f}x (95% CI {low:.{digits}f}-{high:.{digits}f}, "
             f"p={comparison_['p_value']:.2g}{rounds}, {comparison_['verdict']})")  # fmt: skip
+
+
+def drift_text(summary: Mapping[str, Any]) -> str | None:
+    """How far the lab's ``initial`` moved within the run, set against Best's CI: whether a rerun
+    may see a speedup outside that CI. None without a drift or a Best other than initial."""
+    drift, speedup = summary.get("drift"), summary.get("speedup")
+    if not drift or not speedup or summary.get("best") in (None, drift["label"]):
+        return None
+    low, high = speedup["ci95"]
+    half_width = (high - low) / 2 / speedup["value"]
+    line = (f"`{drift['label']}` itself measured {drift['screening_ms']:.1f} ms/sweep in "
+            f"screening and {drift['final_ms']:.1f} in the final rounds, "
+            f"{drift['minutes_apart']:.0f} min later ({drift['change']:+.1%})")  # fmt: skip
+    if abs(drift["change"]) <= half_width:
+        return f"{line}: within Best's CI (+/-{half_width:.1%})."
+    return (f"{line}: more than Best's CI (+/-{half_width:.1%}), which covers the final rounds' "
+            f"moment only; a rerun's speedup over `{drift['label']}` may move as much.")
 
 
 def direction_text(comparison_: Mapping[str, Any], digits: int = 2) -> str:

@@ -3,7 +3,7 @@ medians, speedups with their CI and verdicts, runtimes and the recommendation, i
 
 from __future__ import annotations
 
-from ..summary import ConfigEntry, Summary, not_ranked, speedup_text
+from ..summary import ConfigEntry, Summary, drift_text, not_ranked, speedup_text
 from . import tables
 
 
@@ -114,7 +114,9 @@ def _recommendation(summary: Summary) -> list[str]:
     if not speedup:
         return []
     settings = ", ".join(f"{k}={v}" for k, v in (summary.get("recommended") or {}).items())
+    drift = drift_text(summary)
     return [f"best: {summary['best']} at {speedup_text(speedup)} against initial",
+            *([f"between runs: {drift}"] if drift else []),
             f"recommended settings: {settings or 'the defaults'}"]  # fmt: skip
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ..environment import machine_title, oversubscription
 from ..recommend import contradictions
-from ..summary import Summary, direction_text, not_ranked, speedup_text
+from ..summary import Summary, direction_text, drift_text, not_ranked, speedup_text
 from . import tables
 from .atomic import replace_text
 
@@ -93,6 +93,8 @@ def _headline(summary: Summary) -> str:
         assert speedup is not None  # a best other than initial was faster than it
         line = f"**Best: `{best}`: {direction_text(speedup)} ({speedup_text(speedup)}).**"
         line += _ties(summary)
+        drift = drift_text(summary)
+        line += f"\n\nBetween runs: {drift}" if drift else ""
     recommendation = summary.get("recommendation")
     if recommendation:
         line += "\n\nRecommended settings (paste):\n\n```\n" + "\n".join(recommendation) \
