@@ -259,8 +259,10 @@ def speedup_text(comparison_: Mapping[str, Any], digits: int = 2) -> str:
 
 
 def drift_text(summary: Mapping[str, Any]) -> str | None:
-    """How far the lab's ``initial`` moved within the run, set against Best's CI: whether a rerun
-    may see a speedup outside that CI. None without a drift or a Best other than initial."""
+    """How far the lab's ``initial`` moved within the run, set against Best's CI: a warning that
+    a rerun may see a speedup outside that CI (seen: initial -9% between two runs, Best's
+    speedup -7%; but also initial +60% within a run whose Best matched the next run's to 0.1%).
+    None without a drift or a Best other than initial."""
     drift, speedup = summary.get("drift"), summary.get("speedup")
     if not drift or not speedup or summary.get("best") in (None, drift["label"]):
         return None
@@ -272,7 +274,8 @@ def drift_text(summary: Mapping[str, Any]) -> str | None:
     if abs(drift["change"]) <= half_width:
         return f"{line}: within Best's CI (+/-{half_width:.1%})."
     return (f"{line}: more than Best's CI (+/-{half_width:.1%}), which covers the final rounds' "
-            f"moment only; a rerun's speedup over `{drift['label']}` may move as much.")
+            f"moment only. The machine's speed moved; a speedup moves only as far as its two "
+            f"sides react differently, but a rerun in another state may land outside this CI.")
 
 
 def direction_text(comparison_: Mapping[str, Any], digits: int = 2) -> str:
