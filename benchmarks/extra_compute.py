@@ -29,7 +29,7 @@ from typing import Any
 PRODUCTS_ENV = "CREDIBILITY_EXTRA_PRODUCTS"
 CALIBRATION_CALLS = 9
 MEASURED_PAIRS = 41
-PRODUCT_SAMPLES, PRODUCT_BLOCK = 20, 20
+PRODUCT_BLOCK = 20
 # 56x56x56 stays under OpenBLAS's multithreading threshold (64**3): one core, like the model.
 MATRIX_SIZE = 56
 SIZES = (1, 2, 6, 7, 10, 15, 20)  # the lab's default input sizes
